@@ -1,0 +1,68 @@
+// The data the pipeline passes around: speaker turns, words, utterances and the
+// small file references that travel through Temporal instead of audio or transcripts.
+
+/** One speaker turn from diarization, times in seconds from the start of the recording. */
+export interface SpeakerTurn {
+  speaker: string;
+  start: number;
+  end: number;
+}
+
+/** One recognised word with its time span in seconds. */
+export interface Word {
+  word: string;
+  start: number;
+  end: number;
+}
+
+/** One transcription segment (a phrase or sentence) as the provider returned it. */
+export interface TranscriptSegment {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** The transcription stage's result for the whole recording. */
+export interface Transcript {
+  language: string | null;
+  /** Duration of the audio in seconds as reported or measured. */
+  duration: number;
+  text: string;
+  words: Word[];
+  segments: TranscriptSegment[];
+}
+
+/** A word after merge: carries the speaker it was attributed to. */
+export interface AttributedWord extends Word {
+  speaker: string;
+}
+
+/** Consecutive words of one speaker, split on long pauses. */
+export interface Utterance {
+  speaker: string;
+  start: number;
+  end: number;
+  text: string;
+  words: AttributedWord[];
+}
+
+/** The merge stage's result: what every export format renders. */
+export interface MergedTranscript {
+  /** Name of the source recording (file name without folders), used in RTTM and headings. */
+  source: string;
+  duration: number;
+  language: string | null;
+  speakers: string[];
+  utterances: Utterance[];
+}
+
+/**
+ * A reference to a file an activity produced. This, never the file's content,
+ * is what crosses the Temporal boundary and lands in the history.
+ */
+export interface ArtifactRef {
+  path: string;
+  sha256: string;
+  bytes: number;
+  metadata?: Record<string, string | number | boolean | null>;
+}
