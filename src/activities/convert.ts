@@ -1,0 +1,76 @@
+// audio_conversion: probe the source, convert its first audio stream to 16 kHz mono WAV.
+import { Context } from '@temporalio/activity';
+import { mkdir, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Failure } from '../domain/failures';
+import type { ArtifactRef } from '../domain/types';
+import { sha256File, type ArtifactStore } from '../providers/artifact-store';
+import type { MediaProcessor } from '../providers/interfaces';
+import { readWavInfo } from '../providers/wav';
+import { atBoundary, failure, withHeartbeat } from './boundary';
+
+export interface ConvertAudioInput {
+  inputFile: string;
+  inputSha256: string;
+  interimDir: string;
+}
+
+export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactStore }) {
+  return async function convertAudio(input: ConvertAudioInput): Promise<ArtifactRef> {
+    return atBoundary(async () => {
+      const { inputFile } = input;
+      const signal = Context.current().cancellationSignal;
+      let size: number;
+      try {
+        size = (await stat(inputFile)).size;
+      } catch (err) {
+        throw failure(Failure.InputMissing, `The input file ${inputFile} cannot be read on the worker: ${(err as Error).message}`);
+      }
+      if (size === 0) throw failure(Failure.InvalidMedia, `${inputFile} is empty (0 bytes): nothing to transcribe.`);
+      const { sha256 } = await withHeartbeat(() => ({ phase: 'hashing' }), () => sha256File(inputFile, signal));
+      if (sha256 !== input.inputSha256) {
+        throw failure(Failure.InputMissing, `${inputFile} changed since the run started (sha256 differs); start a new run for the new content.`);
+      }
+
+      const probe = await deps.media.probe(inputFile, signal);
+      if (probe.audioStreams === 0) {
+        const what = probe.videoStreams > 0 ? 'a video with no audio track' : 'a file with no audio stream';
+        throw failure(Failure.InvalidMedia, `${inputFile} is ${what} (${probe.formatName}): there is nothing to transcribe.`);
+      }
+
+      await mkdir(input.interimDir, { recursive: true });
+      const output = path.join(input.interimDir, 'converted.wav');
+      const tmp = deps.store.tempPathFor(output);
+      let progress = { seconds: 0 };
+      try {
+        await withHeartbeat(
+          () => ({ phase: 'converting', seconds: progress.seconds, total: probe.durationSeconds }),
+          () => deps.media.toWav16kMono(inputFile, tmp, { signal, onProgress: (p) => (progress = p) }),
+        );
+        const wav = await readWavInfo(tmp);
+        if (wav.durationSeconds < 0.1) {
+          throw failure(Failure.InvalidMedia, `${inputFile} decodes to ${wav.durationSeconds.toFixed(2)} s of audio: too short to transcribe.`);
+        }
+        if (probe.durationSeconds !== null && probe.durationSeconds > 2 && wav.durationSeconds < probe.durationSeconds * 0.5) {
+          throw failure(
+            Failure.InvalidMedia,
+            `${inputFile} looks truncated: its header says ${probe.durationSeconds.toFixed(1)} s but only ${wav.durationSeconds.toFixed(1)} s decode.`,
+          );
+        }
+        await deps.store.commit(tmp, output);
+        return await deps.store.describe(output, {
+          duration_s: Math.round(wav.durationSeconds * 1000) / 1000,
+          sample_rate: wav.sampleRate,
+          channels: wav.channels,
+          source_format: probe.formatName,
+          source_codec: probe.codec,
+          source_sample_rate: probe.sampleRate,
+          source_channels: probe.channels,
+          source_duration_s: probe.durationSeconds,
+        });
+      } finally {
+        await unlink(tmp).catch(() => undefined);
+      }
+    });
+  };
+}

@@ -1,0 +1,111 @@
+// diarization: upload the converted audio to pyannote.ai, start one job, poll it to the end.
+// The job id is kept in heartbeat details and in a small file beside the audio, so a
+// retried attempt polls the same (already paid for) job instead of submitting another.
+import { Context, sleep } from '@temporalio/activity';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Failure } from '../domain/failures';
+import type { SpeakerTurn, ArtifactRef } from '../domain/types';
+import type { ArtifactStore } from '../providers/artifact-store';
+import { ProviderError } from '../providers/errors';
+import type { DiarizationHints, Diarizer } from '../providers/interfaces';
+import { atBoundary, failure } from './boundary';
+
+export interface DiarizeAudioInput {
+  pipelineId: string;
+  audio: ArtifactRef;
+  hints: DiarizationHints;
+  interimDir: string;
+}
+
+/** What a retry needs to pick up where the last attempt stopped. */
+export interface DiarizeProgress {
+  phase: 'uploading' | 'submitted' | 'polling';
+  jobId: string | null;
+  audioSha256: string;
+  polls: number;
+  jobStatus?: string;
+}
+
+export interface DiarizationResult {
+  job_id: string;
+  speakers: string[];
+  turns: SpeakerTurn[];
+}
+
+export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: ArtifactStore; pollIntervalMs: number }) {
+  return async function diarizeAudio(input: DiarizeAudioInput): Promise<ArtifactRef> {
+    return atBoundary(async () => {
+      const ctx = Context.current();
+      const signal = ctx.cancellationSignal;
+      const diarizer = deps.diarizer();
+      const jobFile = path.join(input.interimDir, 'diarization-job.json');
+
+      const previous = (ctx.info.heartbeatDetails as DiarizeProgress | undefined) ?? (await readJobFile(jobFile));
+      let jobId = previous && previous.audioSha256 === input.audio.sha256 ? previous.jobId : null;
+      let polls = previous?.polls ?? 0;
+      const beat = (phase: DiarizeProgress['phase'], jobStatus?: string) =>
+        ctx.heartbeat({ phase, jobId, audioSha256: input.audio.sha256, polls, ...(jobStatus ? { jobStatus } : {}) } satisfies DiarizeProgress);
+
+      const submit = async () => {
+        beat('uploading');
+        const mediaKey = `media://speech/${input.pipelineId}/${input.audio.sha256.slice(0, 16)}.wav`;
+        const keepAlive = setInterval(() => beat('uploading'), 2000);
+        let url: string;
+        try {
+          url = await diarizer.upload(input.audio.path, mediaKey, signal);
+        } finally {
+          clearInterval(keepAlive);
+        }
+        const job = await diarizer.submit(url, input.hints, signal);
+        jobId = job.jobId;
+        // Durable before anything else can fail: this job is billed.
+        await deps.store.writeJson(jobFile, { jobId, audioSha256: input.audio.sha256, submittedAt: new Date().toISOString() });
+        beat('submitted');
+      };
+
+      if (!jobId) await submit();
+
+      for (;;) {
+        let job;
+        try {
+          job = await diarizer.poll(jobId!, signal);
+        } catch (err) {
+          // Results and jobs expire (24 h): a job that no longer exists has to be redone.
+          if (err instanceof ProviderError && err.details.status === 404) {
+            ctx.log.warn('Diarization job no longer exists; submitting a new one', { jobId });
+            jobId = null;
+            await submit();
+            continue;
+          }
+          throw err;
+        }
+        polls += 1;
+        beat('polling', job.status);
+        if (job.status === 'succeeded') {
+          const turns = (job.turns ?? []).filter((t) => t.end > t.start).sort((a, b) => a.start - b.start || a.end - b.end);
+          const speakers = [...new Set(turns.map((t) => t.speaker))];
+          const result: DiarizationResult = { job_id: job.jobId, speakers, turns };
+          const ref = await deps.store.writeJson(path.join(input.interimDir, 'diarization.json'), result);
+          return { ...ref, metadata: { job_id: job.jobId, speakers: speakers.length, turns: turns.length } };
+        }
+        if (job.status === 'failed' || job.status === 'canceled') {
+          throw failure(Failure.ProviderJobFailed, `pyannote.ai diarization job ${job.jobId} ${job.status}: ${job.error ?? 'no reason given'}`);
+        }
+        await sleep(deps.pollIntervalMs);
+      }
+    });
+  };
+}
+
+async function readJobFile(file: string): Promise<DiarizeProgress | undefined> {
+  try {
+    const data = JSON.parse(await readFile(file, 'utf8')) as { jobId?: unknown; audioSha256?: unknown };
+    if (typeof data.jobId === 'string' && typeof data.audioSha256 === 'string') {
+      return { phase: 'submitted', jobId: data.jobId, audioSha256: data.audioSha256, polls: 0 };
+    }
+  } catch {
+    // No job was submitted by an earlier attempt.
+  }
+  return undefined;
+}

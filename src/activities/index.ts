@@ -1,0 +1,35 @@
+// createActivities(deps): every activity of the pipeline, built from its providers.
+// Workflows import this module's type only.
+import type { ArtifactStore } from '../providers/artifact-store';
+import type { Diarizer, MediaProcessor, Transcriber } from '../providers/interfaces';
+import { makeConvertAudio } from './convert';
+import { makeDiarizeAudio } from './diarize';
+import { makeMergeExportActivities } from './merge-export';
+import { makeRecordActivities } from './record';
+import { makeTranscriptionActivities } from './transcribe';
+
+export interface ActivityDeps {
+  media: MediaProcessor;
+  store: ArtifactStore;
+  /** Built on first use, so a missing key fails only the stage that needs it. */
+  transcriber: () => Transcriber;
+  diarizer: () => Diarizer;
+  diarizePollIntervalMs: number;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    convertAudio: makeConvertAudio(deps),
+    diarizeAudio: makeDiarizeAudio({ diarizer: deps.diarizer, store: deps.store, pollIntervalMs: deps.diarizePollIntervalMs }),
+    ...makeTranscriptionActivities(deps),
+    ...makeMergeExportActivities(deps),
+    ...makeRecordActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type { ConvertAudioInput } from './convert';
+export type { DiarizeAudioInput, DiarizationResult } from './diarize';
+export type { TranscribeChunkInput, PlanTranscriptionInput, AssembleTranscriptInput, TranscriptionPlan } from './transcribe';
+export type { MergeInput, ExportInput } from './merge-export';
+export type { RecordStateInput } from './record';

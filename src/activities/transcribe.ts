@@ -1,0 +1,137 @@
+// transcription: plan chunks at silences, transcribe each chunk as its own activity,
+// then stitch the chunks into one transcript with absolute times.
+import { Context } from '@temporalio/activity';
+import path from 'node:path';
+import { maxChunkSecondsFor, planChunks } from '../domain/chunk-plan';
+import type { ChunkSpan } from '../domain/pipeline';
+import type { ArtifactRef, Transcript, TranscriptSegment, Word } from '../domain/types';
+import type { ArtifactStore } from '../providers/artifact-store';
+import type { MediaProcessor, Transcriber } from '../providers/interfaces';
+import { byteRangeFor, readWavInfo } from '../providers/wav';
+import { atBoundary, withHeartbeat } from './boundary';
+
+export interface PlanTranscriptionInput {
+  audio: ArtifactRef;
+  interimDir: string;
+  model: string;
+  maxChunkSeconds: number;
+}
+
+export interface TranscriptionPlan {
+  ref: ArtifactRef;
+  chunks: ChunkSpan[];
+}
+
+export interface TranscribeChunkInput {
+  audio: ArtifactRef;
+  chunk: ChunkSpan;
+  totalChunks: number;
+  interimDir: string;
+  model: string;
+  language: string | null;
+  prompt: string | null;
+}
+
+export interface AssembleTranscriptInput {
+  chunks: ArtifactRef[];
+  interimDir: string;
+  duration: number;
+}
+
+/** Silence below this level, for at least this long, is a place to cut. */
+const SILENCE_NOISE_DB = -35;
+const SILENCE_MIN_SECONDS = 0.3;
+
+export function makeTranscriptionActivities(deps: { media: MediaProcessor; store: ArtifactStore; transcriber: () => Transcriber }) {
+  async function planTranscription(input: PlanTranscriptionInput): Promise<TranscriptionPlan> {
+    return atBoundary(async () => {
+      const signal = Context.current().cancellationSignal;
+      const wav = await readWavInfo(input.audio.path);
+      const limit = Math.min(input.maxChunkSeconds, maxChunkSecondsFor(input.model, wav.bytesPerSecond));
+      // A file that fits in one request needs no silence search.
+      const silences =
+        wav.durationSeconds <= limit
+          ? []
+          : await withHeartbeat(
+              () => ({ phase: 'detecting silences' }),
+              () => deps.media.detectSilences(input.audio.path, { noiseDb: SILENCE_NOISE_DB, minSeconds: SILENCE_MIN_SECONDS, signal }),
+            );
+      const chunks = planChunks({ duration: wav.durationSeconds, silences, maxChunkSeconds: limit }).map((c) => ({
+        index: c.index,
+        start: c.start,
+        end: c.end,
+      }));
+      const ref = await deps.store.writeJson(path.join(input.interimDir, 'chunk-plan.json'), {
+        duration: wav.durationSeconds,
+        max_chunk_seconds: limit,
+        silences: silences.length,
+        chunks,
+      });
+      return { ref: { ...ref, metadata: { chunks: chunks.length, max_chunk_seconds: limit } }, chunks };
+    });
+  }
+
+  async function transcribeChunk(input: TranscribeChunkInput): Promise<ArtifactRef> {
+    return atBoundary(async () => {
+      const signal = Context.current().cancellationSignal;
+      const wav = await readWavInfo(input.audio.path);
+      const range = byteRangeFor(wav, input.chunk.start, input.chunk.end);
+      const label = `chunk-${String(input.chunk.index).padStart(4, '0')}`;
+      const started = Date.now();
+      const t = await withHeartbeat(
+        () => ({ chunk: input.chunk.index, of: input.totalChunks, sentSeconds: input.chunk.end - input.chunk.start, waitingMs: Date.now() - started }),
+        () =>
+          deps.transcriber().transcribe(
+            { file: input.audio.path, range, fileName: `${label}.wav`, model: input.model, language: input.language, prompt: input.prompt },
+            signal,
+          ),
+      );
+      const offset = input.chunk.start;
+      const span = input.chunk.end - input.chunk.start;
+      // Providers sometimes place the last word a little past the end of the audio sent.
+      const clamp = (x: number) => Math.min(Math.max(0, x), span);
+      const shifted: Transcript = {
+        language: t.language,
+        duration: span,
+        text: t.text,
+        words: t.words.map((w) => ({ word: w.word, start: offset + clamp(w.start), end: offset + clamp(w.end) })),
+        segments: t.segments.map((s) => ({ text: s.text, start: offset + clamp(s.start), end: offset + clamp(s.end) })),
+      };
+      const ref = await deps.store.writeJson(path.join(input.interimDir, 'chunks', `${label}.json`), { chunk: input.chunk, ...shifted });
+      return { ...ref, metadata: { chunk: input.chunk.index, start: input.chunk.start, end: input.chunk.end, words: shifted.words.length } };
+    });
+  }
+
+  async function assembleTranscript(input: AssembleTranscriptInput): Promise<ArtifactRef> {
+    return atBoundary(async () => {
+      const parts = await Promise.all(input.chunks.map((c) => deps.store.readJson<Transcript & { chunk: ChunkSpan }>(c)));
+      parts.sort((a, b) => a.chunk.index - b.chunk.index);
+      const words: Word[] = [];
+      const segments: TranscriptSegment[] = [];
+      const texts: string[] = [];
+      let language: string | null = null;
+      for (const p of parts) {
+        language ??= p.language;
+        // Seams: a chunk boundary sits in silence, so a word the previous chunk already
+        // covered (same text, overlapping time) is a duplicate of the same speech.
+        const lastEnd = words.length > 0 ? words[words.length - 1]!.end : -Infinity;
+        for (const w of p.words) {
+          const prev = words[words.length - 1];
+          if (prev && w.start < lastEnd - 0.02 && normalise(prev.word) === normalise(w.word)) continue;
+          words.push(w);
+        }
+        segments.push(...p.segments);
+        if (p.text) texts.push(p.text);
+      }
+      const transcript: Transcript = { language, duration: input.duration, text: texts.join(' '), words, segments };
+      const ref = await deps.store.writeJson(path.join(input.interimDir, 'transcript.json'), transcript);
+      return { ...ref, metadata: { words: words.length, segments: segments.length, chunks: parts.length, language } };
+    });
+  }
+
+  return { planTranscription, transcribeChunk, assembleTranscript };
+}
+
+function normalise(w: string): string {
+  return w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+}

@@ -1,0 +1,129 @@
+// What every command needs: the configuration, a Temporal client (starting the embedded
+// dev server when nothing answers locally), and, for `run`, an in-process worker.
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig, type Config } from '../config';
+import { connectWorker, createWorker } from '../worker';
+import { SEARCH_ATTRIBUTES } from '../workflows/messages';
+import { isServing, startDevServer, uiPortFor } from './dev-server';
+import { UsageError } from './errors';
+
+export interface CliContext {
+  config: Config;
+  client: Client;
+  connection: Connection;
+  /** The dev server was started by this command. */
+  startedServer: boolean;
+  close(): Promise<void>;
+}
+
+export function isLocalAddress(address: string): boolean {
+  const host = address.split(':')[0] ?? '';
+  return host === 'localhost' || host === '127.0.0.1' || host === '::1' || host === '[::1]';
+}
+
+export async function connectClient(config: Config, connectTimeoutMs = 5000): Promise<Connection> {
+  const t = config.temporal;
+  return Connection.connect({
+    address: t.address,
+    connectTimeout: connectTimeoutMs,
+    ...(t.apiKey ? { apiKey: t.apiKey, tls: true } : {}),
+    ...(t.tls ? { tls: { clientCertPair: { crt: readFileSync(t.tls.certPath), key: readFileSync(t.tls.keyPath) } } } : {}),
+  });
+}
+
+/**
+ * Connects to Temporal. With `embedded`, a local address where nothing answers gets a
+ * dev server started under DATA_DIR (the product's "nothing configured" default).
+ */
+export async function openContext(opts: { embedded: boolean; env?: NodeJS.ProcessEnv; onServerStart?: (msg: string) => void }): Promise<CliContext> {
+  const config = loadConfig(opts.env);
+  let startedServer = false;
+  if (opts.embedded && isLocalAddress(config.temporal.address) && !config.temporal.apiKey) {
+    if (!(await isServing(config.temporal.address, config.temporal.namespace))) {
+      opts.onServerStart?.(`Starting the embedded Temporal dev server on ${config.temporal.address} (data in ${path.join(config.dataDir, 'temporal')}) …`);
+      await startDevServer({ dataDir: config.dataDir, address: config.temporal.address, namespace: config.temporal.namespace, cliPath: config.temporal.cliPath });
+      startedServer = true;
+    }
+  }
+  let connection: Connection;
+  try {
+    connection = await connectClient(config);
+  } catch (err) {
+    throw new UsageError(
+      `Cannot reach the Temporal server at ${config.temporal.address}: ${(err as Error).message}`,
+      isLocalAddress(config.temporal.address)
+        ? 'Run `speech server start`, or let `speech run` start the embedded server.'
+        : 'Check TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_API_KEY.',
+    );
+  }
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  return {
+    config,
+    client,
+    connection,
+    startedServer,
+    close: () => connection.close(),
+  };
+}
+
+/** The Web UI address for a run, when one is known. */
+export function webUiLink(config: Config, workflowId: string, runId?: string): string | null {
+  const base = config.temporal.uiUrl ?? (isLocalAddress(config.temporal.address) ? `http://localhost:${uiPortFor(config.temporal.address)}` : null);
+  if (!base) return null;
+  const ns = encodeURIComponent(config.temporal.namespace);
+  return `${base.replace(/\/+$/, '')}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}/history`;
+}
+
+/** Whether the pipeline's custom search attributes exist on the server. */
+export async function hasSearchAttributes(ctx: CliContext): Promise<boolean> {
+  try {
+    const res = await ctx.connection.operatorService.listSearchAttributes({ namespace: ctx.config.temporal.namespace });
+    const custom = res.customAttributes ?? {};
+    return SEARCH_ATTRIBUTES.every((a) => a.name in custom);
+  } catch {
+    return false;
+  }
+}
+
+let runtimeInstalled = false;
+
+/** Worker logs go to DATA_DIR/logs/worker.log so they never mix with the CLI's output. */
+export function installQuietRuntime(dataDir: string): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const dir = path.join(dataDir, 'logs');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'worker.log');
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => {
+      const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${safeJson(entry.meta)}` : '';
+      appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
+    }),
+  });
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+export async function startInProcessWorker(config: Config): Promise<{ worker: Worker; done: Promise<void>; stop: () => Promise<void> }> {
+  installQuietRuntime(config.dataDir);
+  const connection = await connectWorker(config);
+  const worker = await createWorker({ config, connection, shutdownGraceSeconds: 5 });
+  const done = worker.run().finally(() => connection.close());
+  return {
+    worker,
+    done,
+    stop: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch(() => undefined);
+    },
+  };
+}

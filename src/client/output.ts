@@ -1,0 +1,47 @@
+// Printing for people and for scripts: one JSON document with --json, readable lines otherwise.
+import type { ProgressSnapshot } from '../domain/pipeline';
+import { STAGES } from '../domain/stages';
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function seconds(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '-';
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** A plain table: columns padded to their widest cell. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** One line that says where a run is, e.g. "transcription 62% (chunks 5/8)". */
+export function progressLine(p: ProgressSnapshot): string {
+  const stage = p.currentStage ?? (p.status === 'completed' ? 'done' : p.status);
+  const chunks = p.chunks.total > 1 ? ` chunks ${p.chunks.done}/${p.chunks.total}` : '';
+  return `${stage} ${p.percent}%${chunks}`;
+}
+
+export function stageLines(p: ProgressSnapshot): string[] {
+  return STAGES.map((s) => {
+    const st = p.stages[s];
+    const extra = s === 'transcription' && p.chunks.total > 0 ? `  chunks ${p.chunks.done}/${p.chunks.total}` : '';
+    const took = st.durationMs !== null ? `  ${seconds(st.durationMs)}` : '';
+    return `  ${s.padEnd(17)} ${st.status}${st.reused ? ' (reused)' : ''}${took}${extra}${st.error ? `  ${st.error}` : ''}`;
+  });
+}

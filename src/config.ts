@@ -1,0 +1,128 @@
+// The environment, read once per process through one zod schema. Only worker.ts and
+// client/ call these loaders; activities receive what they need through their deps.
+import { z } from 'zod';
+import path from 'node:path';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (name: string) =>
+  optionalString.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: `${name} must be an http(s) URL such as https://api.example.com`,
+  });
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+
+const EnvSchema = z.object({
+  TEMPORAL_ADDRESS: z
+    .string()
+    .default('localhost:7233')
+    .refine((v) => /^[^\s:/]+:\d{1,5}$/.test(v), { message: 'TEMPORAL_ADDRESS must be host:port, e.g. localhost:7233' }),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('speech-pipeline'),
+  TEMPORAL_UI_URL: url('TEMPORAL_UI_URL'),
+  TEMPORAL_CLI_PATH: optionalString,
+  DATA_DIR: z.string().min(1).default('./data'),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: url('OPENAI_BASE_URL'),
+  TRANSCRIBE_MODEL: z.string().min(1).default('whisper-1'),
+  PYANNOTE_API_KEY: optionalString,
+  PYANNOTE_BASE_URL: url('PYANNOTE_BASE_URL'),
+  PYANNOTE_MODEL: z.enum(['precision-2', 'community-1']).default('precision-2'),
+  PYANNOTE_POLL_SECONDS: z.coerce.number().positive().max(60).default(5),
+  FFMPEG_PATH: optionalString,
+  FFPROBE_PATH: optionalString,
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  CHUNK_MAX_SECONDS: z.coerce.number().min(30).max(3600).default(600),
+  TRANSCRIBE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  DIARIZE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(512).default(32),
+  HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
+});
+
+export interface Config {
+  temporal: {
+    address: string;
+    namespace: string;
+    apiKey: string | undefined;
+    tls: { certPath: string; keyPath: string } | undefined;
+    taskQueue: string;
+    uiUrl: string | undefined;
+    cliPath: string | undefined;
+  };
+  dataDir: string;
+  openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
+  pyannote: { apiKey: string | undefined; baseUrl: string; model: 'precision-2' | 'community-1'; pollSeconds: number };
+  ffmpegPath: string | undefined;
+  ffprobePath: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  chunkMaxSeconds: number;
+  transcribeConcurrency: number;
+  diarizeConcurrency: number;
+  workerActivitySlots: number;
+  heartbeatTimeoutSeconds: number;
+}
+
+/** Thrown when the environment does not validate; carries one line per problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  if ((e.TEMPORAL_TLS_CERT === undefined) !== (e.TEMPORAL_TLS_KEY === undefined)) {
+    throw new ConfigError(['TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate and key)']);
+  }
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: e.TEMPORAL_TLS_CERT && e.TEMPORAL_TLS_KEY ? { certPath: e.TEMPORAL_TLS_CERT, keyPath: e.TEMPORAL_TLS_KEY } : undefined,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL,
+      cliPath: e.TEMPORAL_CLI_PATH,
+    },
+    dataDir: path.resolve(e.DATA_DIR),
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.TRANSCRIBE_MODEL },
+    pyannote: {
+      apiKey: e.PYANNOTE_API_KEY,
+      baseUrl: e.PYANNOTE_BASE_URL ?? 'https://api.pyannote.ai',
+      model: e.PYANNOTE_MODEL,
+      pollSeconds: e.PYANNOTE_POLL_SECONDS,
+    },
+    ffmpegPath: e.FFMPEG_PATH,
+    ffprobePath: e.FFPROBE_PATH,
+    logLevel: e.LOG_LEVEL,
+    chunkMaxSeconds: e.CHUNK_MAX_SECONDS,
+    transcribeConcurrency: e.TRANSCRIBE_CONCURRENCY,
+    diarizeConcurrency: e.DIARIZE_CONCURRENCY,
+    workerActivitySlots: e.WORKER_ACTIVITY_SLOTS,
+    heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT_SECONDS,
+  };
+}
+
+/** Where a run's files live under DATA_DIR (design: "On disk"). */
+export function dataPaths(dataDir: string, pipelineId: string) {
+  return {
+    stateRecord: path.join(dataDir, 'checkpoints', `${pipelineId}_state.json`),
+    interimDir: path.join(dataDir, 'interim', pipelineId),
+    outputDir: path.join(dataDir, 'output', pipelineId),
+  };
+}
+
+export function checkpointsDir(dataDir: string): string {
+  return path.join(dataDir, 'checkpoints');
+}

@@ -1,0 +1,140 @@
+// Chunk planning for transcription: where to cut long audio so every request
+// stays under the provider's size and duration limits, preferring cuts in silence
+// so no word is split between two requests.
+
+export interface Silence {
+  start: number;
+  end: number;
+}
+
+export interface PlanChunksInput {
+  duration: number;
+  silences: Silence[];
+  maxChunkSeconds: number;
+  /** Shortest tail chunk worth avoiding. Default min(30, maxChunkSeconds / 4). */
+  minChunkSeconds?: number;
+  /** How far back from the latest possible cut to look for a silence. Default min(60, maxChunkSeconds / 3). */
+  searchWindowSeconds?: number;
+}
+
+export interface PlannedChunk {
+  index: number;
+  start: number;
+  end: number;
+  /**
+   * Whether the cut at this chunk's end lies in a silence. False when none was
+   * found and the audio was cut at the limit, possibly mid-word; also false for
+   * the last chunk, which ends with the recording rather than at a cut.
+   */
+  cutInSilence: boolean;
+}
+
+/** Float slack for "fits in one chunk", so a tail of 1e-12 s is never its own request. */
+const EPSILON = 1e-9;
+
+interface Cut {
+  at: number;
+  inSilence: boolean;
+}
+
+/**
+ * The middle of the longest stretch of silence inside [from, to] (silences are
+ * clipped to the range first); on equal length the later one, which keeps
+ * chunks long. Null when no silence of positive length lies in the range.
+ */
+function bestSilenceCut(silences: readonly Silence[], from: number, to: number): number | null {
+  let bestLength = 0;
+  let bestAt: number | null = null;
+  for (const s of silences) {
+    const start = Math.max(s.start, from);
+    const end = Math.min(s.end, to);
+    const length = end - start;
+    if (length <= 0) continue;
+    if (bestAt === null || length >= bestLength) {
+      bestLength = length;
+      bestAt = (start + end) / 2;
+    }
+  }
+  return bestAt;
+}
+
+/**
+ * Plans contiguous chunks covering [0, duration] exactly once, each at most
+ * maxChunkSeconds long.
+ *
+ * Each cut is placed in the middle of the longest silence within
+ * [cursor + max - window, cursor + max] (ties → the later silence); with no
+ * silence there, at cursor + max, with cutInSilence false.
+ *
+ * Short tails: when that cut would leave a final chunk shorter than
+ * minChunkSeconds, the cut is moved earlier, to the middle of the longest
+ * silence within [max(duration - max, cursor + min), duration - min]: the
+ * range where the tail is at least min long, still fits in one chunk, and the
+ * chunk before it does not become the short one instead. If that range holds
+ * no silence, the original cut stands and the short tail is kept: a cut in the
+ * middle of speech costs more accuracy than a short request.
+ * A recording no longer than max is one chunk, however short.
+ */
+export function planChunks(input: PlanChunksInput): PlannedChunk[] {
+  const { duration } = input;
+  const max = input.maxChunkSeconds;
+  if (!(duration > 0)) return [];
+  if (!(max > 0)) throw new RangeError(`maxChunkSeconds must be positive, got ${max}`);
+  const minChunk = Math.max(0, input.minChunkSeconds ?? Math.min(30, max / 4));
+  const window = Math.min(max, Math.max(0, input.searchWindowSeconds ?? Math.min(60, max / 3)));
+  const silences = input.silences
+    .map((s) => ({ start: Math.max(0, s.start), end: Math.min(duration, s.end) }))
+    .filter((s) => s.end > s.start)
+    .sort((a, b) => a.start - b.start || a.end - b.end);
+
+  const chunks: PlannedChunk[] = [];
+  let cursor = 0;
+  while (duration - cursor > max + EPSILON) {
+    let cut = nextCut(silences, cursor, max, window);
+    if (duration - cut.at < minChunk) {
+      // The original cut lies after duration - minChunk, so this range ends before cursor + max.
+      const moved = bestSilenceCut(silences, Math.max(duration - max, cursor + minChunk), duration - minChunk);
+      if (moved !== null && moved > cursor) cut = { at: moved, inSilence: true };
+    }
+    chunks.push({ index: chunks.length, start: cursor, end: cut.at, cutInSilence: cut.inSilence });
+    cursor = cut.at;
+  }
+  // The last chunk ends at the end of the recording, not at a cut.
+  chunks.push({ index: chunks.length, start: cursor, end: duration, cutInSilence: false });
+  return chunks;
+}
+
+function nextCut(silences: readonly Silence[], cursor: number, max: number, window: number): Cut {
+  const latest = cursor + max;
+  const inSilence = bestSilenceCut(silences, latest - window, latest);
+  if (inSilence !== null && inSilence > cursor) return { at: inSilence, inSilence: true };
+  return { at: latest, inSilence: false };
+}
+
+const MODEL_DURATION_CAPS: readonly { pattern: RegExp; seconds: number }[] = [
+  // gpt-4o-transcribe, gpt-4o-mini-transcribe, gpt-4o-transcribe-diarize and their dated snapshots.
+  { pattern: /^gpt-4o(-mini)?-transcribe/, seconds: 1400 },
+];
+
+/** The OpenAI request body limit: 25 MiB. */
+export const OPENAI_REQUEST_LIMIT_BYTES = 26_214_400;
+
+/**
+ * The longest chunk, in seconds, that one transcription request can carry:
+ * the model's duration cap (1400 s for the gpt-4o transcribe family; none for
+ * whisper-1 or unknown models), and 90% of the request limit divided by the
+ * audio's byte rate, leaving room for the multipart envelope and the header.
+ * A configured maximum is applied on top by the caller.
+ */
+export function maxChunkSecondsFor(
+  model: string,
+  bytesPerSecond: number,
+  requestLimitBytes: number = OPENAI_REQUEST_LIMIT_BYTES,
+): number {
+  if (!(bytesPerSecond > 0) || !Number.isFinite(bytesPerSecond)) {
+    throw new RangeError(`bytesPerSecond must be a positive number, got ${bytesPerSecond}`);
+  }
+  const bySize = (0.9 * requestLimitBytes) / bytesPerSecond;
+  const cap = MODEL_DURATION_CAPS.find((c) => c.pattern.test(model))?.seconds ?? Infinity;
+  return Math.min(cap, bySize);
+}

@@ -1,0 +1,88 @@
+// The shapes a pipeline run is made of: the workflow's input, its in-memory state
+// (which the progress query returns and the state record mirrors) and chunk plans.
+import type { ArtifactRef } from './types';
+import type { ExportFormat, RunStatus, StageName, StageStatus } from './stages';
+import type { PipelineOptions } from './options';
+
+export interface ChunkSpan {
+  index: number;
+  start: number;
+  end: number;
+}
+
+/** Knobs that change how, not what, the pipeline computes; none is secret. */
+export interface RunSettings {
+  /** Upper bound for one transcription request's audio, in seconds. */
+  chunkMaxSeconds: number;
+  /** How many chunk transcriptions run at once. */
+  transcribeConcurrency: number;
+  /** Heartbeat timeout for long activities; a dead worker is noticed after this. */
+  heartbeatTimeoutSeconds: number;
+}
+
+export interface SpeechPipelineInput {
+  pipelineId: string;
+  /** Absolute path of the recording as the user named it. */
+  inputFile: string;
+  inputSha256: string;
+  inputBytes: number;
+  options: PipelineOptions;
+  formats: ExportFormat[];
+  /** Folders on the shared artifact store; absolute. */
+  interimDir: string;
+  outputDir: string;
+  stateRecordPath: string;
+  settings: RunSettings;
+  /** Whether the PipelineStage search attribute is registered on the server. */
+  searchAttributes?: boolean;
+  /**
+   * Results of stages completed by an earlier run of the same pipeline id, taken
+   * from that run's history. Each is verified against its sha256 before reuse.
+   */
+  priorResults?: PriorResults;
+  /** Run id of the earlier run the prior results came from. */
+  resumedFrom?: string;
+}
+
+export interface PriorResults {
+  audio_conversion?: ArtifactRef;
+  diarization?: ArtifactRef;
+  transcription?: ArtifactRef;
+  /** Finished chunk transcriptions, by chunk index, so a resumed run re-sends only the rest. */
+  transcriptionChunks?: Record<number, ArtifactRef>;
+  chunkPlan?: ArtifactRef;
+  merge?: ArtifactRef;
+}
+
+export interface StageState {
+  status: StageStatus;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+  artifact: ArtifactRef | null;
+  /** Extra files a stage produced (the export stage's outputs). */
+  outputs?: ArtifactRef[];
+  reused: boolean;
+  error: string | null;
+}
+
+export interface PipelineState {
+  pipelineId: string;
+  inputFile: string;
+  status: RunStatus;
+  createdAt: string;
+  updatedAt: string;
+  currentStage: StageName | null;
+  stages: Record<StageName, StageState>;
+  chunks: { total: number; done: number; inFlight: number[] };
+  /** Duration of the converted audio in seconds, once known. */
+  audioSeconds: number | null;
+  error: { type: string; message: string; stage: StageName | null } | null;
+  /** Monotonic counter so a slower state-record write never overwrites a newer one. */
+  revision: number;
+}
+
+/** What the progress query answers. */
+export interface ProgressSnapshot extends PipelineState {
+  percent: number;
+}

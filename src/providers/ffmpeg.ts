@@ -1,0 +1,129 @@
+// MediaProcessor on fluent-ffmpeg: probe, conversion to 16 kHz mono WAV, silence detection.
+// Every ffmpeg child is killed when the caller's AbortSignal fires.
+import ffmpeg from 'fluent-ffmpeg';
+import { Failure } from '../domain/failures';
+import { ProviderError } from './errors';
+import type { ConvertProgress, MediaProcessor, ProbeResult } from './interfaces';
+
+export interface FfmpegPaths {
+  ffmpegPath?: string;
+  ffprobePath?: string;
+}
+
+/** Turns ffmpeg's stderr into the one line that explains the problem. */
+function explainFfmpegError(err: unknown, file: string): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const telling = lines.find((l) =>
+    /Invalid data found|moov atom not found|does not contain any stream|could not find codec|End of file|Invalid argument|Permission denied|No such file/i.test(l),
+  );
+  return `${file}: ${telling ?? lines[lines.length - 1] ?? 'ffmpeg could not read the file'}`;
+}
+
+export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
+  const command = (input: string) => {
+    const c = ffmpeg(input);
+    if (paths.ffmpegPath) c.setFfmpegPath(paths.ffmpegPath);
+    if (paths.ffprobePath) c.setFfprobePath(paths.ffprobePath);
+    return c;
+  };
+
+  /** Runs a prepared command, killing ffmpeg when the signal aborts. */
+  const run = (c: ffmpeg.FfmpegCommand, signal: AbortSignal | undefined): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+      const onAbort = () => {
+        c.kill('SIGKILL');
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      c.on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(new Error(`${err.message}\n${stderr ?? ''}`));
+      });
+      c.on('end', () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      c.run();
+    });
+
+  return {
+    probe(file: string, signal?: AbortSignal): Promise<ProbeResult> {
+      return new Promise<ProbeResult>((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason);
+        const c = command(file);
+        c.ffprobe((err, data) => {
+          if (err) {
+            reject(new ProviderError(Failure.InvalidMedia, `Not a readable audio or video file: ${explainFfmpegError(err, file)}`));
+            return;
+          }
+          const audio = data.streams.filter((s) => s.codec_type === 'audio');
+          const video = data.streams.filter((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
+          const first = audio[0];
+          const duration = Number(data.format.duration ?? first?.duration);
+          resolve({
+            formatName: data.format.format_name ?? 'unknown',
+            durationSeconds: Number.isFinite(duration) ? duration : null,
+            audioStreams: audio.length,
+            videoStreams: video.length,
+            codec: first?.codec_name ?? null,
+            sampleRate: first?.sample_rate ? Number(first.sample_rate) : null,
+            channels: first?.channels ?? null,
+          });
+        });
+      });
+    },
+
+    async toWav16kMono(input, output, opts) {
+      const c = command(input)
+        .outputOptions(['-map', '0:a:0', '-vn', '-sn', '-dn', '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:a', '+bitexact'])
+        .audioChannels(1)
+        .audioFrequency(16000)
+        .audioCodec('pcm_s16le')
+        .format('wav')
+        .output(output);
+      if (opts.onProgress) {
+        const onProgress = opts.onProgress;
+        c.on('progress', (p: { timemark?: string }) => {
+          const seconds = parseTimemark(p.timemark);
+          if (seconds !== null) onProgress({ seconds } satisfies ConvertProgress);
+        });
+      }
+      try {
+        await run(c, opts.signal);
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        throw new ProviderError(Failure.InvalidMedia, `The audio could not be decoded: ${explainFfmpegError(err, input)}`);
+      }
+    },
+
+    async detectSilences(file, opts) {
+      const silences: { start: number; end: number }[] = [];
+      let open: number | null = null;
+      const c = command(file)
+        .noVideo()
+        .audioFilters(`silencedetect=noise=${opts.noiseDb}dB:d=${opts.minSeconds}`)
+        .format('null')
+        .output('-');
+      c.on('stderr', (line: string) => {
+        const start = /silence_start:\s*(-?[\d.]+)/.exec(line);
+        if (start?.[1] !== undefined) open = Math.max(0, Number(start[1]));
+        const end = /silence_end:\s*([\d.]+)/.exec(line);
+        if (end?.[1] !== undefined && open !== null) {
+          silences.push({ start: open, end: Number(end[1]) });
+          open = null;
+        }
+      });
+      await run(c, opts.signal);
+      return silences;
+    },
+  };
+}
+
+function parseTimemark(mark: string | undefined): number | null {
+  if (!mark) return null;
+  const m = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(mark);
+  if (!m) return null;
+  return Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+}

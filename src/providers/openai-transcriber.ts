@@ -1,0 +1,135 @@
+// Transcriber on the official `openai` package. Works unchanged against OpenAI and
+// compatible servers (OPENAI_BASE_URL). Retries are Temporal's: maxRetries is 0 here.
+import { openAsBlob } from 'node:fs';
+import OpenAI from 'openai';
+import { z } from 'zod';
+import { Failure } from '../domain/failures';
+import type { Transcript, Word } from '../domain/types';
+import { ProviderError, parseRetryAfter } from './errors';
+import type { TranscribeRequest, Transcriber } from './interfaces';
+import { readWavInfo, wavHeader } from './wav';
+
+/** Models that return word timestamps through verbose_json. */
+const TIMESTAMP_MODELS = /^(whisper|distil-whisper|Systran\/faster-whisper|deepdml\/faster-whisper)/i;
+
+const WordSchema = z.object({ word: z.string(), start: z.coerce.number(), end: z.coerce.number() });
+const SegmentSchema = z.object({ start: z.coerce.number(), end: z.coerce.number(), text: z.string() });
+const ResponseSchema = z.object({
+  text: z.string().default(''),
+  language: z.string().nullish(),
+  duration: z.coerce.number().nullish(),
+  words: z.array(WordSchema).nullish(),
+  segments: z.array(SegmentSchema.passthrough()).nullish(),
+});
+
+export interface OpenAITranscriberOptions {
+  apiKey: string;
+  baseUrl?: string;
+  /** Per-request timeout; keep it below the activity's start-to-close timeout. */
+  timeoutMs?: number;
+}
+
+export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcriber {
+  const client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, timeout: opts.timeoutMs ?? 10 * 60_000 });
+
+  return {
+    async transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<Transcript> {
+      const file = await fileForRequest(req);
+      const withTimestamps = TIMESTAMP_MODELS.test(req.model);
+      let raw: unknown;
+      try {
+        raw = await client.audio.transcriptions.create(
+          {
+            file,
+            model: req.model,
+            ...(withTimestamps
+              ? { response_format: 'verbose_json' as const, timestamp_granularities: ['word', 'segment'] as ('word' | 'segment')[] }
+              : { response_format: 'json' as const }),
+            ...(req.language ? { language: req.language } : {}),
+            ...(req.prompt ? { prompt: req.prompt } : {}),
+          },
+          { signal, maxRetries: 0 },
+        );
+      } catch (err) {
+        throw classifyOpenAIError(err, signal);
+      }
+      const parsed = ResponseSchema.safeParse(typeof raw === 'string' ? { text: raw } : raw);
+      if (!parsed.success) {
+        throw new ProviderError(Failure.ProviderProtocol, `The transcription service answered in an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
+          provider: 'openai',
+        });
+      }
+      const body = parsed.data;
+      const span = req.range ? (req.range.endByte - req.range.startByte) / (await bytesPerSecond(req.file)) : null;
+      const duration = body.duration ?? span ?? 0;
+      const segments = (body.segments ?? []).map((s) => ({ start: s.start, end: s.end, text: s.text.trim() }));
+      const words = body.words && body.words.length > 0 ? body.words.map((w) => ({ word: w.word.trim(), start: w.start, end: w.end })) : spreadWords(body.text, segments, duration);
+      return { language: body.language ?? req.language, duration, text: body.text.trim(), words, segments };
+    },
+  };
+}
+
+async function bytesPerSecond(file: string): Promise<number> {
+  return (await readWavInfo(file)).bytesPerSecond;
+}
+
+/** A File whose bytes are read from disk as the request streams, never buffered whole. */
+async function fileForRequest(req: TranscribeRequest): Promise<File> {
+  const blob = await openAsBlob(req.file);
+  if (!req.range) return new File([blob], req.fileName, { type: 'audio/wav' });
+  const info = await readWavInfo(req.file);
+  const header = wavHeader(info, req.range.endByte - req.range.startByte);
+  return new File([header, blob.slice(req.range.startByte, req.range.endByte)], req.fileName, { type: 'audio/wav' });
+}
+
+/**
+ * Models without word timestamps return only text: spread its words evenly over the
+ * segments (or the whole span) so the merge still has times. Coarse, and documented so.
+ */
+function spreadWords(text: string, segments: { start: number; end: number; text: string }[], duration: number): Word[] {
+  const spans = segments.length > 0 ? segments : [{ start: 0, end: duration, text }];
+  const out: Word[] = [];
+  for (const s of spans) {
+    const tokens = s.text.split(/\s+/).filter(Boolean);
+    const step = tokens.length > 0 ? (s.end - s.start) / tokens.length : 0;
+    tokens.forEach((t, i) => out.push({ word: t, start: s.start + i * step, end: s.start + (i + 1) * step }));
+  }
+  return out;
+}
+
+export function classifyOpenAIError(err: unknown, signal?: AbortSignal): Error {
+  if (signal?.aborted) return err instanceof Error ? err : new Error(String(err));
+  if (err instanceof OpenAI.APIUserAbortError) return err;
+  if (err instanceof OpenAI.APIConnectionTimeoutError || err instanceof OpenAI.APIConnectionError) {
+    return new ProviderError(Failure.ProviderUnavailable, `Could not reach the transcription service: ${err.message}`, { provider: 'openai' });
+  }
+  if (err instanceof OpenAI.APIError) {
+    const status = err.status ?? 0;
+    const requestId = err.requestID ?? undefined;
+    const detail = providerMessage(err);
+    const base = { status, provider: 'openai', requestId };
+    if (status === 401 || status === 403) {
+      return new ProviderError(Failure.ProviderAuth, `The transcription service rejected the API key (${status}): ${detail}. Check OPENAI_API_KEY on the worker.`, base);
+    }
+    if (status === 429) {
+      if (err.code === 'insufficient_quota') {
+        return new ProviderError(Failure.ProviderQuotaExceeded, `The OpenAI account has no quota left: ${detail}`, base);
+      }
+      const retryAfterSeconds = parseRetryAfter(err.headers?.get?.('retry-after'));
+      return new ProviderError(Failure.ProviderRateLimited, `Rate limited by the transcription service: ${detail}`, { ...base, retryAfterSeconds });
+    }
+    if (status === 408 || status === 409 || status >= 500) {
+      return new ProviderError(Failure.ProviderUnavailable, `The transcription service failed (${status}): ${detail}`, base);
+    }
+    return new ProviderError(Failure.ProviderBadRequest, `The transcription service refused the request (${status}): ${detail}`, base);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function providerMessage(err: InstanceType<typeof OpenAI.APIError>): string {
+  const e = err.error as { message?: unknown; detail?: unknown } | string | undefined;
+  if (typeof e === 'string') return e;
+  if (e && typeof e.message === 'string') return e.message;
+  if (e && typeof e.detail === 'string') return e.detail;
+  return err.message;
+}

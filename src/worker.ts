@@ -1,0 +1,78 @@
+// Composition root of a worker: configuration → providers → activities → Worker.
+// Keys are read here, from the worker's environment, and never leave this process.
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createActivities } from './activities';
+import type { Config } from './config';
+import { createFsArtifactStore } from './providers/artifact-store';
+import { createFfmpegProcessor } from './providers/ffmpeg';
+import { createOpenAITranscriber } from './providers/openai-transcriber';
+import { createPyannoteDiarizer } from './providers/pyannote-diarizer';
+import { missingKey } from './activities/boundary';
+import type { Diarizer, Transcriber } from './providers/interfaces';
+
+export function activitiesFromConfig(config: Config) {
+  let transcriber: Transcriber | undefined;
+  let diarizer: Diarizer | undefined;
+  return createActivities({
+    media: createFfmpegProcessor({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath }),
+    store: createFsArtifactStore(),
+    transcriber: () => {
+      if (!config.openai.apiKey) throw missingKey('OPENAI_API_KEY', 'transcription');
+      transcriber ??= createOpenAITranscriber({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl });
+      return transcriber;
+    },
+    diarizer: () => {
+      if (!config.pyannote.apiKey) throw missingKey('PYANNOTE_API_KEY', 'diarization');
+      diarizer ??= createPyannoteDiarizer({ apiKey: config.pyannote.apiKey, baseUrl: config.pyannote.baseUrl, model: config.pyannote.model });
+      return diarizer;
+    },
+    diarizePollIntervalMs: config.pyannote.pollSeconds * 1000,
+  });
+}
+
+/** The workflow bundle made at build time, or the sources (bundled on start) when there is none. */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  // Beside the compiled worker in dist/, or dist/ seen from the sources (tests run from src/).
+  for (const bundle of [path.resolve(__dirname, 'workflow-bundle.js'), path.resolve(__dirname, '..', 'dist', 'workflow-bundle.js')]) {
+    if (existsSync(bundle)) return { workflowBundle: { codePath: bundle } };
+  }
+  return { workflowsPath: require.resolve('./workflows') };
+}
+
+export async function connectWorker(config: Config): Promise<NativeConnection> {
+  return NativeConnection.connect({
+    address: config.temporal.address,
+    ...(config.temporal.apiKey ? { apiKey: config.temporal.apiKey, tls: true } : {}),
+    ...(config.temporal.tls ? { tls: { clientCertPair: { crt: await readFileBuffer(config.temporal.tls.certPath), key: await readFileBuffer(config.temporal.tls.keyPath) } } } : {}),
+  });
+}
+
+async function readFileBuffer(file: string): Promise<Buffer> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(file);
+}
+
+export interface CreateWorkerOptions {
+  config: Config;
+  connection: NativeConnection;
+  /** Seconds running activities get to finish on shutdown before they are cancelled. */
+  shutdownGraceSeconds?: number;
+  identity?: string;
+}
+
+export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
+  const { config } = opts;
+  return Worker.create({
+    connection: opts.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...workflowSource(),
+    activities: activitiesFromConfig(config),
+    maxConcurrentActivityTaskExecutions: config.workerActivitySlots,
+    shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
+    shutdownForceTime: `${(opts.shutdownGraceSeconds ?? 10) + 20}s`,
+    ...(opts.identity ? { identity: opts.identity } : {}),
+  });
+}
