@@ -38,6 +38,8 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
         throw failure(Failure.InvalidMedia, `${inputFile} is ${what} (${probe.formatName}): there is nothing to transcribe.`);
       }
 
+      await rejectTruncatedWav(inputFile, probe.formatName);
+
       await mkdir(input.interimDir, { recursive: true });
       const output = path.join(input.interimDir, 'converted.wav');
       const tmp = deps.store.tempPathFor(output);
@@ -73,4 +75,25 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
       }
     });
   };
+}
+
+/**
+ * A WAV file states its data size up front; ffmpeg decodes whatever is there and only warns.
+ * A file cut short (a copy that stopped, a recorder that crashed) is reported, not half-transcribed.
+ */
+async function rejectTruncatedWav(file: string, formatName: string): Promise<void> {
+  if (!/^wav$/i.test(formatName)) return;
+  let info;
+  try {
+    info = await readWavInfo(file);
+  } catch {
+    return; // Not a plain RIFF layout (e.g. RF64); ffmpeg's own checks apply.
+  }
+  if (info.declaredDataBytes !== null && info.declaredDataBytes > info.dataBytes + info.bytesPerSecond * 0.05) {
+    const said = info.declaredDataBytes / info.bytesPerSecond;
+    throw failure(
+      Failure.InvalidMedia,
+      `${file} is truncated: its header promises ${said.toFixed(1)} s of audio but the file holds ${info.durationSeconds.toFixed(1)} s. Copy the complete file again.`,
+    );
+  }
 }

@@ -8,6 +8,8 @@ export interface WavInfo {
   bitsPerSample: number;
   dataOffset: number;
   dataBytes: number;
+  /** What the header claims (null when the writer left it open); more than dataBytes means truncated. */
+  declaredDataBytes: number | null;
   bytesPerSecond: number;
   durationSeconds: number;
 }
@@ -34,7 +36,8 @@ export async function readWavInfo(file: string): Promise<WavInfo> {
         // Streaming writers leave the size at 0 or 0xFFFFFFFF; the file size is the truth then.
         const dataBytes = len === 0 || len === 0xffffffff || dataOffset + len > size ? size - dataOffset : len;
         const bytesPerSecond = fmt.sampleRate * fmt.channels * (fmt.bitsPerSample / 8);
-        return { ...fmt, dataOffset, dataBytes, bytesPerSecond, durationSeconds: dataBytes / bytesPerSecond };
+        const declaredDataBytes = len === 0 || len === 0xffffffff ? null : len;
+        return { ...fmt, dataOffset, dataBytes, declaredDataBytes, bytesPerSecond, durationSeconds: dataBytes / bytesPerSecond };
       }
       pos += 8 + len + (len % 2);
     }

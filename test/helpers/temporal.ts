@@ -1,0 +1,80 @@
+// A real Temporal dev server per test file: the same `temporal server start-dev` the product
+// embeds, on a free port, with its database in a temporary DATA_DIR.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startDevServer, stopDevServer, type DevServerInfo } from '../../src/client/dev-server';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestServer {
+  address: string;
+  dataDir: string;
+  info: DevServerInfo;
+  /** Stops the server; with `keepData` the database stays for a restart. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+  restart(): Promise<void>;
+}
+
+/** A port whose UI port (port + 1000) is free too, for a server with its Web UI. */
+async function serverPort(): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    if (p + 1000 < 65535) return p;
+  }
+}
+
+export async function startTestServer(opts: { dataDir?: string; headless?: boolean } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'speech-test-')));
+  const port = await serverPort();
+  const address = `127.0.0.1:${port}`;
+  const start = () => startDevServer({ dataDir, address, namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, headless: opts.headless ?? true });
+  let info = await start();
+  return {
+    address,
+    dataDir,
+    get info() {
+      return info;
+    },
+    async stop(o = {}) {
+      await stopDevServer(dataDir);
+      if (!o.keepData) await rm(dataDir, { recursive: true, force: true });
+    },
+    async restart() {
+      await stopDevServer(dataDir);
+      info = await start();
+    },
+  };
+}
+
+let quiet = false;
+/** Keeps SDK logs of in-process workers out of the test report. */
+export function quietRuntime(): void {
+  if (quiet) return;
+  quiet = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export function testTmpDir(prefix = 'speech-'): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+/** A MockActivityEnvironment that keeps the SDK's failure logs out of the test report. */
+export function mockActivityEnv(info: Record<string, unknown> = {}) {
+  // Imported lazily so test files that never run activities do not load the testing package.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { MockActivityEnvironment } = require('@temporalio/testing') as typeof import('@temporalio/testing');
+  return new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
+}
