@@ -71,7 +71,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     updateDetails(state);
     await recordState({
       path: input.stateRecordPath,
-      state: structuredClone(state),
+      state: JSON.parse(JSON.stringify(state)) as PipelineState,
       context: {
         workflowId: info.workflowId,
         runId: info.runId,

@@ -76,5 +76,12 @@ export function mockActivityEnv(info: Record<string, unknown> = {}) {
   // Imported lazily so test files that never run activities do not load the testing package.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { MockActivityEnvironment } = require('@temporalio/testing') as typeof import('@temporalio/testing');
-  return new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
+  const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
+  return {
+    env,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    run<F extends (...args: any[]) => Promise<any>>(fn: F, ...args: Parameters<F>): ReturnType<F> {
+      return env.run(fn, ...args) as ReturnType<F>;
+    },
+  };
 }

@@ -18,7 +18,7 @@ import { InputFileAttribute, progressQuery } from '../../workflows/messages';
 import { hasSearchAttributes, openContext, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
 import { EXIT, RunFailedError, UsageError } from '../errors';
 import { printJson, progressLine, stageLines, table } from '../output';
-import { identifyInput } from '../pipeline-id';
+import { identifyInput, type InputIdentity } from '../pipeline-id';
 import { priorResultsFromHistory } from '../prior-results';
 import { reexport } from '../reexport';
 
@@ -99,6 +99,35 @@ export async function expandInputs(inputs: string[]): Promise<string[]> {
     }
   }
   return [...new Set(files)];
+}
+
+/** The workflow input for one file: identity, folders under DATA_DIR, run settings. */
+export async function preparePipelineInput(
+  config: Config,
+  file: string,
+  opts: { options: PipelineOptions; formats: ExportFormat[]; outDir?: string | undefined; searchAttributes: boolean },
+): Promise<{ input: SpeechPipelineInput; ident: InputIdentity; baseName: string }> {
+  const ident = await identifyInput(file, opts.options);
+  const paths = dataPaths(config.dataDir, ident.pipelineId);
+  const name = path.basename(file);
+  const input: SpeechPipelineInput = {
+    pipelineId: ident.pipelineId,
+    inputFile: path.resolve(file),
+    inputSha256: ident.sha256,
+    inputBytes: ident.bytes,
+    options: opts.options,
+    formats: opts.formats,
+    interimDir: paths.interimDir,
+    outputDir: opts.outDir ? path.resolve(opts.outDir) : paths.outputDir,
+    stateRecordPath: paths.stateRecord,
+    settings: {
+      chunkMaxSeconds: config.chunkMaxSeconds,
+      transcribeConcurrency: config.transcribeConcurrency,
+      heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
+    },
+    searchAttributes: opts.searchAttributes,
+  };
+  return { input, ident, baseName: name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name };
 }
 
 export function optionsFrom(flags: RunFlags, config: Config): PipelineOptions {
@@ -212,30 +241,15 @@ async function runOne(
   }
 
   const options = optionsFrom(flags, config);
-  const ident = await identifyInput(file, options);
-  const id = ident.pipelineId;
-  const paths = dataPaths(config.dataDir, id);
-  const outDir = flags.out ? path.resolve(flags.out) : paths.outputDir;
-  const baseName = name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name;
-  const out: RunOutcome = { ...base, pipeline_id: id, workflow_id: id, audio_seconds: probeSeconds, status: 'running' };
-
-  const input: SpeechPipelineInput = {
-    pipelineId: id,
-    inputFile: file,
-    inputSha256: ident.sha256,
-    inputBytes: ident.bytes,
+  const { input, ident, baseName } = await preparePipelineInput(config, file, {
     options,
     formats: flags.formats as ExportFormat[],
-    interimDir: paths.interimDir,
-    outputDir: outDir,
-    stateRecordPath: paths.stateRecord,
-    settings: {
-      chunkMaxSeconds: config.chunkMaxSeconds,
-      transcribeConcurrency: config.transcribeConcurrency,
-      heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
-    },
+    outDir: flags.out,
     searchAttributes: env.searchAttributes,
-  };
+  });
+  const id = ident.pipelineId;
+  const outDir = input.outputDir;
+  const out: RunOutcome = { ...base, pipeline_id: id, workflow_id: id, audio_seconds: probeSeconds, status: 'running' };
 
   let handle: WorkflowHandle<typeof speechPipeline> | null = null;
   let runId: string | null = null;
