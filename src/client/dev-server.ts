@@ -100,6 +100,13 @@ export function processAlive(pid: number): boolean {
 /** Starts the dev server in the background (it outlives this process) and waits until it serves. */
 export async function startDevServer(opts: DevServerOptions, waitMs = 60_000): Promise<DevServerInfo> {
   const cli = findTemporalCli(opts.cliPath);
+  const running = readServerInfo(opts.dataDir);
+  if (running && processAlive(running.pid) && running.address !== opts.address) {
+    // Two servers on one SQLite file would corrupt it.
+    throw new DevServerError(
+      `An embedded Temporal server for ${opts.dataDir} already runs on ${running.address} (pid ${running.pid}). Set TEMPORAL_ADDRESS=${running.address}, or stop it with \`speech server stop\` first.`,
+    );
+  }
   const dir = serverDir(opts.dataDir);
   mkdirSync(dir, { recursive: true });
   const [host, port] = opts.address.split(':') as [string, string];

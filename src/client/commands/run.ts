@@ -48,16 +48,29 @@ export const RunFlagsSchema = z
     worker: z.boolean().optional(),
     parallel: positiveInt('--parallel').default(4),
     json: z.boolean().default(false),
-  })
-  .superRefine((f, ctx) => {
-    if (f.speakers !== undefined && (f.minSpeakers !== undefined || f.maxSpeakers !== undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['speakers'], message: 'use either --speakers N or --min-speakers/--max-speakers, not both' });
-    }
-    if (f.minSpeakers !== undefined && f.maxSpeakers !== undefined && f.minSpeakers > f.maxSpeakers) {
-      ctx.addIssue({ code: 'custom', path: ['minSpeakers'], message: `${f.minSpeakers} is more than --max-speakers ${f.maxSpeakers}` });
-    }
   });
 export type RunFlags = z.infer<typeof RunFlagsSchema>;
+
+/**
+ * Parses run flags, reporting every problem at once: the per-flag checks and the
+ * checks between flags, which zod would skip while any single flag is bad.
+ */
+export function parseRunFlags(raw: Record<string, unknown>): RunFlags {
+  const parsed = RunFlagsSchema.safeParse(raw);
+  const issues: z.core.$ZodIssue[] = parsed.success ? [] : [...parsed.error.issues];
+  const has = (k: string) => raw[k] !== undefined;
+  if (has('speakers') && (has('minSpeakers') || has('maxSpeakers'))) {
+    issues.push({ code: 'custom', path: ['speakers'], message: 'use either --speakers N or --min-speakers/--max-speakers, not both', input: raw.speakers });
+  }
+  const min = Number(raw.minSpeakers);
+  const max = Number(raw.maxSpeakers);
+  if (has('minSpeakers') && has('maxSpeakers') && Number.isFinite(min) && Number.isFinite(max) && min > max) {
+    issues.push({ code: 'custom', path: ['minSpeakers'], message: `${min} is more than --max-speakers ${max}`, input: raw.minSpeakers });
+  }
+  if (issues.length > 0 || !parsed.success) throw new z.ZodError(issues);
+  return parsed.data;
+}
+
 
 interface RunOutcome {
   file: string;
@@ -141,7 +154,7 @@ export function optionsFrom(flags: RunFlags, config: Config): PipelineOptions {
 }
 
 export async function runCommand(inputs: string[], rawFlags: Record<string, unknown>): Promise<number> {
-  const flags = RunFlagsSchema.parse(rawFlags);
+  const flags = parseRunFlags(rawFlags);
   if (inputs.length === 0) throw new UsageError('name at least one audio or video file (or a folder of them)', 'speech run meeting.m4a');
   const files = await expandInputs(inputs);
   const say = (line: string) => {

@@ -1,0 +1,117 @@
+// The `speech` executable as a user runs it: the embedded default starts its own Temporal
+// dev server and an in-process worker; errors are one readable line with the right exit code.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stopDevServer, readServerInfo } from '../../src/client/dev-server';
+import { startEmulators, type Emulators } from '../emulators';
+import { makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
+import { speech } from '../helpers/cli';
+import { assertSpeakersMatchTurns, pipelineEnv, readMergedJson } from '../helpers/pipeline';
+import { freePort, testTmpDir } from '../helpers/temporal';
+
+describe('speech CLI (child process, embedded Temporal server)', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let dataDir: string;
+  let emus: Emulators;
+  let env: NodeJS.ProcessEnv;
+  let recording: Recording;
+
+  before(async () => {
+    dir = await testTmpDir('speech-cli-');
+    dataDir = path.join(dir, 'data');
+    [emus, recording] = await Promise.all([startEmulators(), makeTwoSpeakerRecording({ dir, name: 'interview' })]);
+    let port = await freePort();
+    while (port + 1000 > 65000) port = await freePort();
+    env = pipelineEnv({ address: `127.0.0.1:${port}`, dataDir }, emus);
+  });
+
+  after(async () => {
+    await stopDevServer(dataDir);
+    await emus?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs a recording end to end, starting the embedded server and a worker by itself', async () => {
+    const r = await speech(['run', recording.path], { env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Starting the embedded Temporal dev server/);
+    assert.match(r.stdout, /completed in/);
+    assert.match(r.stdout, /Web UI: http:\/\/localhost:\d+\/namespaces\/default\/workflows\/speech-interview-[0-9a-f]{12}\//);
+    const outputs = r.stdout.split('\n').filter((l) => l.startsWith('  /')).map((l) => l.trim());
+    assert.equal(outputs.length, 6);
+    for (const f of outputs) assert.ok(existsSync(f), f);
+    assertSpeakersMatchTurns(await readMergedJson(outputs.find((f) => f.endsWith('.json'))!), recording.turns);
+    const info = readServerInfo(dataDir);
+    assert.ok(info && existsSync(info.dbFile), 'the dev server keeps its database under DATA_DIR');
+  });
+
+  it('shows the stored result for a completed input without calling any provider', async () => {
+    const before = emus.openai.requests.length + emus.pyannote.requests.length;
+    const r = await speech(['run', recording.path, '--json'], { env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { ok: boolean; runs: { mode: string; status: string; outputs: string[] }[] };
+    assert.equal(out.ok, true);
+    assert.equal(out.runs[0]!.mode, 'completed');
+    assert.equal(out.runs[0]!.status, 'completed');
+    assert.equal(emus.openai.requests.length + emus.pyannote.requests.length, before);
+  });
+
+  it('writes only the requested formats into --out', async () => {
+    const out = path.join(dir, 'subtitles');
+    const r = await speech(['run', recording.path, '--formats', 'srt,vtt', '--out', out, '--json'], { env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as { runs: { outputs: string[] }[] }).runs[0]!.outputs.map((f) => path.relative(out, f)).sort();
+    assert.deepEqual(files, ['interview.srt', 'interview.vtt']);
+    assert.match(await readFile(path.join(out, 'interview.vtt'), 'utf8'), /^WEBVTT\n[\s\S]*<v SPEAKER_0[01]>/);
+  });
+
+  it('refuses a file that is not audio with exit code 1 and one plain line', async () => {
+    const notes = path.join(dir, 'notes.mp3');
+    await writeFile(notes, 'not audio at all\n'.repeat(100));
+    const r = await speech(['run', notes], { env, cwd: dir });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /Not a readable audio or video file/);
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace without --verbose');
+  });
+
+  it('reports a missing file and bad flags as usage errors (exit 1)', async () => {
+    const missing = await speech(['run', path.join(dir, 'nope.wav')], { env, cwd: dir });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope\.wav: no such file or folder/);
+
+    const flags = await speech(['run', recording.path, '--speakers', '2', '--min-speakers', '1', '--formats', 'srt,doc'], { env, cwd: dir });
+    assert.equal(flags.code, 1);
+    assert.match(flags.stderr, /--speakers: use either --speakers N or --min-speakers\/--max-speakers/);
+    assert.match(flags.stderr, /--formats: unknown format "doc"/);
+
+    const json = await speech(['run', recording.path, '--language', 'english', '--json'], { env, cwd: dir });
+    assert.equal(json.code, 1);
+    const body = JSON.parse(json.stdout) as { ok: boolean; error: { problems: string[] } };
+    assert.equal(body.ok, false);
+    assert.match(body.error.problems[0]!, /--language: must be an ISO-639-1 code/);
+  });
+
+  it('fails the run with exit code 2 when the transcription key is refused, naming the fix', async () => {
+    const other = await makeTwoSpeakerRecording({ dir, name: 'refused', turns: [{ speaker: 'A', text: 'A short statement for the record.' }, { speaker: 'B', text: 'And a short reply to it.' }] });
+    const r = await speech(['run', other.path], { env: { ...env, OPENAI_API_KEY: 'sk-wrong-key-123456' }, cwd: dir });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /rejected the API key \(401\).*Check OPENAI_API_KEY/);
+    assert.doesNotMatch(r.stdout + r.stderr, /sk-wrong-key-123456/, 'the key is never printed');
+  });
+
+  it('reports the embedded server with `speech server status` and stops it with `speech server stop`', async () => {
+    const status = await speech(['server', 'status', '--json'], { env, cwd: dir });
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout) as { serving: boolean; embedded: { pid: number } | null };
+    assert.equal(s.serving, true);
+    assert.ok(s.embedded);
+    const stop = await speech(['server', 'stop'], { env, cwd: dir });
+    assert.equal(stop.code, 0);
+    const after = await speech(['server', 'status', '--json'], { env, cwd: dir });
+    assert.equal(after.code, 2);
+    assert.equal((JSON.parse(after.stdout) as { serving: boolean }).serving, false);
+  });
+});
