@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { startDevServer, stopDevServer, type DevServerInfo } from '../../src/client/dev-server';
 
 export async function freePort(): Promise<number> {
@@ -73,9 +74,6 @@ export function testTmpDir(prefix = 'speech-'): Promise<string> {
 
 /** A MockActivityEnvironment that keeps the SDK's failure logs out of the test report. */
 export function mockActivityEnv(info: Record<string, unknown> = {}) {
-  // Imported lazily so test files that never run activities do not load the testing package.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { MockActivityEnvironment } = require('@temporalio/testing') as typeof import('@temporalio/testing');
   const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
   return {
     env,
