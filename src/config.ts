@@ -38,11 +38,14 @@ const EnvSchema = z.object({
   FFMPEG_PATH: optionalString,
   FFPROBE_PATH: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  CHUNK_MAX_SECONDS: z.coerce.number().min(30).max(3600).default(600),
+  CHUNK_MAX_SECONDS: z.coerce.number().min(5).max(3600).default(600),
   TRANSCRIBE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   DIARIZE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(512).default(32),
   HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
+  FAULT_ACTIVITY_DELAYS: optionalString.refine((v) => v === undefined || /^(\w+:\d+)(,\w+:\d+)*$/.test(v), {
+    message: 'FAULT_ACTIVITY_DELAYS must look like mergeTranscript:5000,convertAudio:2000',
+  }),
 });
 
 export interface Config {
@@ -66,6 +69,8 @@ export interface Config {
   diarizeConcurrency: number;
   workerActivitySlots: number;
   heartbeatTimeoutSeconds: number;
+  /** Fault injection for durability drills: activity name → milliseconds to hold it before it runs. */
+  faultActivityDelays: Record<string, number>;
 }
 
 /** Thrown when the environment does not validate; carries one line per problem. */
@@ -111,6 +116,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     diarizeConcurrency: e.DIARIZE_CONCURRENCY,
     workerActivitySlots: e.WORKER_ACTIVITY_SLOTS,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT_SECONDS,
+    faultActivityDelays: Object.fromEntries(
+      (e.FAULT_ACTIVITY_DELAYS ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((pair) => {
+          const [name, ms] = pair.split(':');
+          return [name!, Number(ms)];
+        }),
+    ),
   };
 }
 

@@ -1,6 +1,8 @@
 // Composition root of a worker: configuration → providers → activities → Worker.
 // Keys are read here, from the worker's environment, and never leave this process.
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Context } from '@temporalio/activity';
+import type { Next } from '@temporalio/common';
+import { NativeConnection, Worker, type ActivityExecuteInput, type ActivityInboundCallsInterceptor, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from './activities';
@@ -74,5 +76,27 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
     shutdownForceTime: `${(opts.shutdownGraceSeconds ?? 10) + 20}s`,
     ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(Object.keys(config.faultActivityDelays).length > 0
+      ? { interceptors: { activity: [() => ({ inbound: new DelayActivityStart(config.faultActivityDelays) })] } }
+      : {}),
   });
+}
+
+/**
+ * Fault injection for durability drills (FAULT_ACTIVITY_DELAYS): holds the named activities,
+ * heartbeating, before they run, so a test or an operator can kill a worker inside any stage.
+ */
+class DelayActivityStart implements ActivityInboundCallsInterceptor {
+  constructor(private readonly delays: Record<string, number>) {}
+
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const ctx = Context.current();
+    const ms = this.delays[ctx.info.activityType] ?? 0;
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      ctx.heartbeat(ctx.info.heartbeatDetails);
+      await ctx.sleep(Math.min(1000, until - Date.now()));
+    }
+    return next(input);
+  }
 }

@@ -13,29 +13,30 @@ export function failure(type: FailureType, message: string, opts: { retryAfterSe
   });
 }
 
-/** Runs an activity body, translating ProviderError into ApplicationFailure. */
-export async function atBoundary<T>(body: () => Promise<T>): Promise<T> {
+/** Records heartbeat details: sent at once, and repeated by the ticker until replaced. */
+export type Beat = (details: unknown) => void;
+
+/**
+ * Runs an activity body at the boundary: a heartbeat every `intervalMs` (so a dead worker is
+ * noticed within the heartbeat timeout, and cancellation reaches the body through
+ * `cancellationSignal` even during one long await), repeating the latest details the body
+ * recorded; and ProviderError translated into ApplicationFailure.
+ */
+export async function atBoundary<T>(body: (beat: Beat) => Promise<T>, intervalMs = 2000): Promise<T> {
+  const ctx = Context.current();
+  let latest: unknown = ctx.info.heartbeatDetails;
+  const beat: Beat = (details) => {
+    latest = details;
+    ctx.heartbeat(details);
+  };
+  const timer = setInterval(() => ctx.heartbeat(latest), intervalMs);
   try {
-    return await body();
+    return await body(beat);
   } catch (err) {
     if (err instanceof ProviderError) {
       throw failure(err.type, err.message, { retryAfterSeconds: err.details.retryAfterSeconds });
     }
     throw err;
-  }
-}
-
-/**
- * Heartbeats every `intervalMs` with whatever `details()` returns while `work` runs, so a
- * long single await (an upload, one HTTP request) still shows the worker is alive and
- * still lets cancellation in.
- */
-export async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>, intervalMs = 2000): Promise<T> {
-  const ctx = Context.current();
-  ctx.heartbeat(details());
-  const timer = setInterval(() => ctx.heartbeat(details()), intervalMs);
-  try {
-    return await work();
   } finally {
     clearInterval(timer);
   }

@@ -1,13 +1,13 @@
 // audio_conversion: probe the source, convert its first audio stream to 16 kHz mono WAV.
 import { Context } from '@temporalio/activity';
-import { mkdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
 import type { ArtifactRef } from '../domain/types';
 import { sha256File, type ArtifactStore } from '../providers/artifact-store';
 import type { MediaProcessor } from '../providers/interfaces';
 import { readWavInfo } from '../providers/wav';
-import { atBoundary, failure, withHeartbeat } from './boundary';
+import { atBoundary, failure } from './boundary';
 
 export interface ConvertAudioInput {
   inputFile: string;
@@ -17,7 +17,7 @@ export interface ConvertAudioInput {
 
 export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactStore }) {
   return async function convertAudio(input: ConvertAudioInput): Promise<ArtifactRef> {
-    return atBoundary(async () => {
+    return atBoundary(async (beat) => {
       const { inputFile } = input;
       const signal = Context.current().cancellationSignal;
       let size: number;
@@ -27,7 +27,8 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
         throw failure(Failure.InputMissing, `The input file ${inputFile} cannot be read on the worker: ${(err as Error).message}`);
       }
       if (size === 0) throw failure(Failure.InvalidMedia, `${inputFile} is empty (0 bytes): nothing to transcribe.`);
-      const { sha256 } = await withHeartbeat(() => ({ phase: 'hashing' }), () => sha256File(inputFile, signal));
+      beat({ phase: 'hashing' });
+      const { sha256 } = await sha256File(inputFile, signal);
       if (sha256 !== input.inputSha256) {
         throw failure(Failure.InputMissing, `${inputFile} changed since the run started (sha256 differs); start a new run for the new content.`);
       }
@@ -43,12 +44,13 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
       await mkdir(input.interimDir, { recursive: true });
       const output = path.join(input.interimDir, 'converted.wav');
       const tmp = deps.store.tempPathFor(output);
-      let progress = { seconds: 0 };
+      await removeStaleTemporaryFiles(input.interimDir, 'converted.wav');
       try {
-        await withHeartbeat(
-          () => ({ phase: 'converting', seconds: progress.seconds, total: probe.durationSeconds }),
-          () => deps.media.toWav16kMono(inputFile, tmp, { signal, onProgress: (p) => (progress = p) }),
-        );
+        beat({ phase: 'converting', seconds: 0, total: probe.durationSeconds });
+        await deps.media.toWav16kMono(inputFile, tmp, {
+          signal,
+          onProgress: (p) => beat({ phase: 'converting', seconds: p.seconds, total: probe.durationSeconds }),
+        });
         const wav = await readWavInfo(tmp);
         if (wav.durationSeconds < 0.1) {
           throw failure(Failure.InvalidMedia, `${inputFile} decodes to ${wav.durationSeconds.toFixed(2)} s of audio: too short to transcribe.`);
@@ -95,5 +97,13 @@ async function rejectTruncatedWav(file: string, formatName: string): Promise<voi
       Failure.InvalidMedia,
       `${file} is truncated: its header promises ${said.toFixed(1)} s of audio but the file holds ${info.durationSeconds.toFixed(1)} s. Copy the complete file again.`,
     );
+  }
+}
+
+/** A worker killed mid-conversion leaves its temporary file behind; the next attempt clears it. */
+async function removeStaleTemporaryFiles(dir: string, name: string): Promise<void> {
+  const prefix = `.${name}.`;
+  for (const f of await readdir(dir)) {
+    if (f.startsWith(prefix) && f.endsWith('.tmp')) await unlink(path.join(dir, f)).catch(() => undefined);
   }
 }

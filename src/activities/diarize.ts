@@ -35,7 +35,7 @@ export interface DiarizationResult {
 
 export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: ArtifactStore; pollIntervalMs: number }) {
   return async function diarizeAudio(input: DiarizeAudioInput): Promise<ArtifactRef> {
-    return atBoundary(async () => {
+    return atBoundary(async (heartbeat) => {
       const ctx = Context.current();
       const signal = ctx.cancellationSignal;
       const diarizer = deps.diarizer();
@@ -45,18 +45,12 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
       let jobId = previous && previous.audioSha256 === input.audio.sha256 ? previous.jobId : null;
       let polls = previous?.polls ?? 0;
       const beat = (phase: DiarizeProgress['phase'], jobStatus?: string) =>
-        ctx.heartbeat({ phase, jobId, audioSha256: input.audio.sha256, polls, ...(jobStatus ? { jobStatus } : {}) } satisfies DiarizeProgress);
+        heartbeat({ phase, jobId, audioSha256: input.audio.sha256, polls, ...(jobStatus ? { jobStatus } : {}) } satisfies DiarizeProgress);
 
       const submit = async () => {
         beat('uploading');
         const mediaKey = `media://speech/${input.pipelineId}/${input.audio.sha256.slice(0, 16)}.wav`;
-        const keepAlive = setInterval(() => beat('uploading'), 2000);
-        let url: string;
-        try {
-          url = await diarizer.upload(input.audio.path, mediaKey, signal);
-        } finally {
-          clearInterval(keepAlive);
-        }
+        const url = await diarizer.upload(input.audio.path, mediaKey, signal);
         const job = await diarizer.submit(url, input.hints, signal);
         jobId = job.jobId;
         // Durable before anything else can fail: this job is billed.

@@ -5,6 +5,7 @@ import type { PipelineState } from '../domain/pipeline';
 import { toStateRecord, type StateRecordContext } from '../domain/state-record';
 import type { ArtifactRef } from '../domain/types';
 import type { ArtifactCheck, ArtifactStore } from '../providers/artifact-store';
+import { atBoundary } from './boundary';
 
 export interface RecordStateInput {
   path: string;
@@ -17,6 +18,10 @@ export function makeRecordActivities(deps: { store: ArtifactStore }) {
   const queues = new Map<string, Promise<unknown>>();
 
   async function recordState(input: RecordStateInput): Promise<void> {
+    return atBoundary(() => writeRecord(input));
+  }
+
+  async function writeRecord(input: RecordStateInput): Promise<void> {
     const prior = queues.get(input.path) ?? Promise.resolve();
     const next = prior.catch(() => undefined).then(async () => {
       const onDisk = await currentRevision(input.path);
@@ -32,9 +37,11 @@ export function makeRecordActivities(deps: { store: ArtifactStore }) {
   }
 
   async function verifyArtifacts(refs: Record<string, ArtifactRef>): Promise<Record<string, ArtifactCheck>> {
-    const out: Record<string, ArtifactCheck> = {};
-    for (const [key, ref] of Object.entries(refs)) out[key] = await deps.store.verify(ref);
-    return out;
+    return atBoundary(async () => {
+      const out: Record<string, ArtifactCheck> = {};
+      for (const [key, ref] of Object.entries(refs)) out[key] = await deps.store.verify(ref);
+      return out;
+    });
   }
 
   return { recordState, verifyArtifacts };

@@ -8,7 +8,7 @@ import type { ArtifactRef, Transcript, TranscriptSegment, Word } from '../domain
 import type { ArtifactStore } from '../providers/artifact-store';
 import type { MediaProcessor, Transcriber } from '../providers/interfaces';
 import { byteRangeFor, readWavInfo } from '../providers/wav';
-import { atBoundary, withHeartbeat } from './boundary';
+import { atBoundary } from './boundary';
 
 export interface PlanTranscriptionInput {
   audio: ArtifactRef;
@@ -44,7 +44,7 @@ const SILENCE_MIN_SECONDS = 0.3;
 
 export function makeTranscriptionActivities(deps: { media: MediaProcessor; store: ArtifactStore; transcriber: () => Transcriber }) {
   async function planTranscription(input: PlanTranscriptionInput): Promise<TranscriptionPlan> {
-    return atBoundary(async () => {
+    return atBoundary(async (beat) => {
       const signal = Context.current().cancellationSignal;
       const wav = await readWavInfo(input.audio.path);
       const limit = Math.min(input.maxChunkSeconds, maxChunkSecondsFor(input.model, wav.bytesPerSecond));
@@ -52,10 +52,8 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
       const silences =
         wav.durationSeconds <= limit
           ? []
-          : await withHeartbeat(
-              () => ({ phase: 'detecting silences' }),
-              () => deps.media.detectSilences(input.audio.path, { noiseDb: SILENCE_NOISE_DB, minSeconds: SILENCE_MIN_SECONDS, signal }),
-            );
+          : (beat({ phase: 'detecting silences' }),
+            await deps.media.detectSilences(input.audio.path, { noiseDb: SILENCE_NOISE_DB, minSeconds: SILENCE_MIN_SECONDS, signal }));
       const chunks = planChunks({ duration: wav.durationSeconds, silences, maxChunkSeconds: limit }).map((c) => ({
         index: c.index,
         start: c.start,
@@ -72,19 +70,15 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
   }
 
   async function transcribeChunk(input: TranscribeChunkInput): Promise<ArtifactRef> {
-    return atBoundary(async () => {
+    return atBoundary(async (beat) => {
       const signal = Context.current().cancellationSignal;
       const wav = await readWavInfo(input.audio.path);
       const range = byteRangeFor(wav, input.chunk.start, input.chunk.end);
       const label = `chunk-${String(input.chunk.index).padStart(4, '0')}`;
-      const started = Date.now();
-      const t = await withHeartbeat(
-        () => ({ chunk: input.chunk.index, of: input.totalChunks, sentSeconds: input.chunk.end - input.chunk.start, waitingMs: Date.now() - started }),
-        () =>
-          deps.transcriber().transcribe(
-            { file: input.audio.path, range, fileName: `${label}.wav`, model: input.model, language: input.language, prompt: input.prompt },
-            signal,
-          ),
+      beat({ chunk: input.chunk.index, of: input.totalChunks, start: input.chunk.start, end: input.chunk.end, phase: 'sending' });
+      const t = await deps.transcriber().transcribe(
+        { file: input.audio.path, range, fileName: `${label}.wav`, model: input.model, language: input.language, prompt: input.prompt },
+        signal,
       );
       const offset = input.chunk.start;
       const span = input.chunk.end - input.chunk.start;

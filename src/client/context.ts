@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../config';
 import { connectWorker, createWorker } from '../worker';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
-import { isServing, startDevServer, uiPortFor } from './dev-server';
+import { ensureDevServer, isServing, uiPortFor } from './dev-server';
 import { UsageError } from './errors';
 
 export interface CliContext {
@@ -44,8 +44,8 @@ export async function openContext(opts: { embedded: boolean; env?: NodeJS.Proces
   if (opts.embedded && isLocalAddress(config.temporal.address) && !config.temporal.apiKey) {
     if (!(await isServing(config.temporal.address, config.temporal.namespace))) {
       opts.onServerStart?.(`Starting the embedded Temporal dev server on ${config.temporal.address} (data in ${path.join(config.dataDir, 'temporal')}) …`);
-      await startDevServer({ dataDir: config.dataDir, address: config.temporal.address, namespace: config.temporal.namespace, cliPath: config.temporal.cliPath });
-      startedServer = true;
+      const started = await ensureDevServer({ dataDir: config.dataDir, address: config.temporal.address, namespace: config.temporal.namespace, cliPath: config.temporal.cliPath });
+      startedServer = started !== null;
     }
   }
   let connection: Connection;

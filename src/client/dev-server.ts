@@ -1,7 +1,7 @@
 // The embedded Temporal dev server: `temporal server start-dev` in the background, with
 // its SQLite database under DATA_DIR so runs survive restarts, and the Web UI beside it.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
@@ -95,6 +95,40 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Starts the dev server unless another process is starting it right now (several `speech run`
+ * at once): one takes the lock file and starts it, the others wait until it serves.
+ */
+export async function ensureDevServer(opts: DevServerOptions, waitMs = 60_000): Promise<DevServerInfo | null> {
+  mkdirSync(serverDir(opts.dataDir), { recursive: true });
+  const lock = path.join(serverDir(opts.dataDir), 'start.lock');
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    let fd: number | null = null;
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (fd !== null) {
+      try {
+        writeFileSync(fd, String(process.pid));
+        if (await isServing(opts.address, opts.namespace)) return null;
+        return await startDevServer(opts, Math.max(1000, deadline - Date.now()));
+      } finally {
+        closeSync(fd);
+        rmSync(lock, { force: true });
+      }
+    }
+    if (await isServing(opts.address, opts.namespace, 1000)) return null;
+    // A starter that died leaves its lock behind.
+    const holder = Number(readFileSync(lock, { encoding: 'utf8', flag: 'r' }) || 0);
+    if (holder > 0 && !processAlive(holder)) rmSync(lock, { force: true });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new DevServerError(`The Temporal dev server did not come up on ${opts.address} within ${waitMs / 1000} s; see ${path.join(serverDir(opts.dataDir), 'server.log')}`);
 }
 
 /** Starts the dev server in the background (it outlives this process) and waits until it serves. */

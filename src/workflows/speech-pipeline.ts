@@ -45,7 +45,7 @@ const WEIGHTS: Record<StageName, number> = { audio_conversion: 10, diarization: 
 export async function speechPipeline(input: SpeechPipelineInput): Promise<SpeechPipelineResult> {
   const hb = input.settings.heartbeatTimeoutSeconds * 1000;
   const acts = (summary: string | undefined, opts: ActivityOptions) => proxyActivities<Activities>(summary ? { ...opts, summary } : opts);
-  const shortOpts: ActivityOptions = { startToCloseTimeout: '5m', retry: retry(10) };
+  const shortOpts: ActivityOptions = { startToCloseTimeout: '10m', heartbeatTimeout: hb, retry: retry(10) };
   const { recordState, verifyArtifacts } = acts(undefined, shortOpts);
 
   const info = workflowInfo();
@@ -138,9 +138,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     );
     state.audioSeconds = numberMeta(audio, 'duration_s');
 
-    const parallel = new CancellationScope();
-    const diarization = parallel.run(() =>
-      runStage('diarization', prior.diarization, () => {
+    const diarization = runStage('diarization', prior.diarization, () => {
         const { diarizeAudio } = acts(`diarize ${formatClock(state.audioSeconds ?? 0)} of audio`, {
           startToCloseTimeout: '12h',
           heartbeatTimeout: hb,
@@ -152,20 +150,15 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
           hints: { numSpeakers: input.options.numSpeakers, minSpeakers: input.options.minSpeakers, maxSpeakers: input.options.maxSpeakers },
           interimDir: input.interimDir,
         });
-      }),
-    );
-    const transcription = parallel.run(() => runStage('transcription', prior.transcription, () => transcribeAll(audio)));
-    let diarized: ArtifactRef;
-    let transcript: ArtifactRef;
-    try {
-      [diarized, transcript] = await Promise.all([diarization, transcription]);
-    } catch (err) {
-      // One branch failed: stop the other. Its finished chunks and its diarization job id
-      // are kept (history and interim files), so a later run does not pay for them again.
-      parallel.cancel();
-      await Promise.allSettled([diarization, transcription]);
-      throw err;
-    }
+    });
+    const transcription = runStage('transcription', prior.transcription, () => transcribeAll(audio));
+    // When one branch fails the other is left to finish: its result is paid work, and a
+    // later run takes it from this run's history. Cancelling the run cancels both.
+    const [d, t] = await Promise.allSettled([diarization, transcription]);
+    if (d.status === 'rejected') throw d.reason;
+    if (t.status === 'rejected') throw t.reason;
+    const diarized = d.value;
+    const transcript = t.value;
 
     const { mergeTranscript, exportTranscript } = acts(undefined, shortOpts);
     const merged = await runStage('merge', prior.merge, () =>

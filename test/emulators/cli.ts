@@ -1,0 +1,83 @@
+/**
+ * Runs both provider emulators as a standalone process, for the offline demo, the
+ * benchmark and manual checks. Prints the environment lines to use, then serves until
+ * SIGINT/SIGTERM. Faults can be preset here or posted later to /__emulator/faults.
+ */
+import { parseArgs } from 'node:util';
+import { parseFaultSpec, type FaultRule } from './faults';
+import { startEmulators } from './index';
+
+const PYANNOTE_ENDPOINTS = new Set(['test', 'media', 'upload', 'diarize', 'jobs']);
+
+const USAGE = `usage: tsx test/emulators/cli.ts [options]
+  --openai-port N                 default 18080 (0 = any free port)
+  --pyannote-port N               default 18081
+  --host H                        default 127.0.0.1
+  --latency-fixed-ms N            added to every transcription and job
+  --latency-per-audio-second-ms N per second of audio
+  --fault endpoint:what[:times[:retryAfter]]   repeatable; what = status code, hang, reset,
+                                  fail-job or delay=MS; endpoints: transcriptions (openai),
+                                  test, media, upload, diarize, jobs (pyannote)
+  --log-dir DIR                   append request logs as JSON lines (openai.jsonl, pyannote.jsonl)`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'openai-port': { type: 'string', default: '18080' },
+      'pyannote-port': { type: 'string', default: '18081' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'latency-fixed-ms': { type: 'string' },
+      'latency-per-audio-second-ms': { type: 'string' },
+      fault: { type: 'string', multiple: true, default: [] },
+      'log-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const num = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: expected a non-negative number, got "${v}"`);
+    return n;
+  };
+  const latency = {
+    fixedMs: num('latency-fixed-ms', values['latency-fixed-ms']),
+    perAudioSecondMs: num('latency-per-audio-second-ms', values['latency-per-audio-second-ms']),
+  };
+  const faults: FaultRule[] = (values.fault ?? []).map(parseFaultSpec);
+  const logDir = values['log-dir'];
+
+  const emulators = await startEmulators({
+    openai: { port: num('openai-port', values['openai-port']), host: values.host, latency, ...(logDir ? { logFile: `${logDir}/openai.jsonl` } : {}) },
+    pyannote: { port: num('pyannote-port', values['pyannote-port']), host: values.host, latency, ...(logDir ? { logFile: `${logDir}/pyannote.jsonl` } : {}) },
+  });
+  for (const f of faults) (PYANNOTE_ENDPOINTS.has(f.endpoint) ? emulators.pyannote : emulators.openai).faults.add(f);
+
+  for (const [k, v] of Object.entries(emulators.env)) console.log(`${k}=${v}`);
+  console.error(`emulators ready (admin: ${emulators.openai.url.replace(/\/v1$/, '')}/__emulator/, ${emulators.pyannote.url}/__emulator/); Ctrl-C to stop`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`${signal}: stopping emulators`);
+    emulators.close().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(`emulators: ${(err as Error).message}`);
+  console.error(USAGE);
+  process.exit(1);
+});

@@ -1,0 +1,78 @@
+/**
+ * Fault-plan counting rules, the multipart parser's edge cases, and the standalone
+ * emulator process (env lines, preset faults, clean stop on SIGTERM).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { FaultPlan, parseFaultSpec } from './faults';
+import { multipartBoundary, parseMultipart } from './multipart';
+
+describe('fault plan', function () {
+  it('skips afterRequests, fires `times` times, and lets other endpoints through', function () {
+    const plan = new FaultPlan();
+    plan.add({ endpoint: 'jobs', kind: 'status', status: 503, times: 2, afterRequests: 1 });
+    assert.equal(plan.next('jobs'), undefined);
+    assert.equal(plan.next('diarize'), undefined);
+    assert.deepEqual(plan.next('jobs'), { kind: 'status', status: 503 });
+    assert.deepEqual(plan.next('jobs'), { kind: 'status', status: 503 });
+    assert.equal(plan.next('jobs'), undefined);
+  });
+
+  it('parses CLI fault specs', function () {
+    assert.deepEqual(parseFaultSpec('transcriptions:429:2:3'), { endpoint: 'transcriptions', kind: 'status', status: 429, times: 2, retryAfterSeconds: 3 });
+    assert.deepEqual(parseFaultSpec('diarize:hang'), { endpoint: 'diarize', kind: 'hang' });
+    assert.deepEqual(parseFaultSpec('jobs:delay=250:-1'), { endpoint: 'jobs', kind: 'delay', ms: 250, times: -1 });
+    assert.throws(() => parseFaultSpec('jobs:explode'));
+  });
+});
+
+describe('multipart parser', function () {
+  it('reads quoted boundaries, RFC 5987 names and binary content containing CRLF', function () {
+    assert.equal(multipartBoundary('multipart/form-data; boundary="a b"'), 'a b');
+    assert.equal(multipartBoundary('application/json'), null);
+    const bin = Buffer.from([0, 13, 10, 45, 45, 255]);
+    const body = Buffer.concat([
+      Buffer.from('--a b\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8\'\'r%C3%A9union.wav\r\n\r\n'),
+      bin,
+      Buffer.from('\r\n--a b\r\nContent-Disposition: form-data; name=model\r\n\r\nwhisper-1\r\n--a b--\r\n'),
+    ]);
+    const parts = parseMultipart(body, 'a b');
+    assert.equal(parts[0]!.filename, 'réunion.wav');
+    assert.deepEqual(parts[0]!.data, bin);
+    assert.equal(parts[1]!.name, 'model');
+    assert.equal(parts[1]!.data.toString(), 'whisper-1');
+  });
+});
+
+describe('emulator CLI', function () {
+  it('prints the env lines, applies preset faults and stops on SIGTERM', async function () {
+    const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'test/emulators/cli.ts', '--openai-port', '0', '--pyannote-port', '0', '--fault', 'test:503:1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      while (!out.includes('PYANNOTE_API_KEY=')) {
+        const [chunk] = (await once(child.stdout, 'data')) as [string];
+        out += chunk;
+      }
+      const env = Object.fromEntries(
+        out
+          .trim()
+          .split('\n')
+          .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
+      );
+      assert.match(env.OPENAI_BASE_URL!, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+      assert.equal(env.OPENAI_API_KEY, 'test-openai-key');
+      assert.equal(env.PYANNOTE_API_KEY, 'test-pyannote-key');
+      const test = () => fetch(`${env.PYANNOTE_BASE_URL}/v1/test`, { headers: { authorization: 'Bearer test-pyannote-key' } });
+      assert.equal((await test()).status, 503);
+      assert.equal((await test()).status, 200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0);
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Fault injection and latency shared by the emulators. A FaultPlan holds rules keyed by
+ * endpoint name; each request to an endpoint asks the plan once whether to misbehave.
+ * Rules are plain JSON so tests in another process can post them to the admin API.
+ */
+import { z } from 'zod';
+
+export type FaultAction =
+  | {
+      kind: 'status';
+      status: number;
+      /** Sent as Retry-After (integer seconds). */
+      retryAfterSeconds?: number;
+      /** Provider error code, e.g. `rate_limit_exceeded` or `insufficient_quota`. */
+      code?: string;
+      message?: string;
+    }
+  /** Never answers; the request stays open until the client gives up or the emulator closes. */
+  | { kind: 'hang' }
+  /** Destroys the socket without a response. */
+  | { kind: 'reset' }
+  /** Answers normally after an extra delay. */
+  | { kind: 'delay'; ms: number }
+  /** pyannote only (endpoint `diarize`): accepts the job, which then ends `failed`. */
+  | { kind: 'fail-job' };
+
+export type FaultRule = FaultAction & {
+  /**
+   * Endpoint name: openai `transcriptions`; pyannote `test`, `media`, `upload`, `diarize`,
+   * `jobs`; `*` matches every endpoint of the emulator.
+   */
+  endpoint: string;
+  /** How many matching requests misbehave; default 1, -1 for every one. */
+  times?: number;
+  /** Matching requests let through before the fault starts. */
+  afterRequests?: number;
+};
+
+const common = {
+  endpoint: z.string().min(1),
+  times: z.number().int().min(-1).optional(),
+  afterRequests: z.number().int().min(0).optional(),
+};
+
+export const faultRuleSchema = z.discriminatedUnion('kind', [
+  z.object({
+    ...common,
+    kind: z.literal('status'),
+    status: z.number().int().min(100).max(599),
+    retryAfterSeconds: z.number().min(0).optional(),
+    code: z.string().optional(),
+    message: z.string().optional(),
+  }),
+  z.object({ ...common, kind: z.literal('hang') }),
+  z.object({ ...common, kind: z.literal('reset') }),
+  z.object({ ...common, kind: z.literal('delay'), ms: z.number().min(0) }),
+  z.object({ ...common, kind: z.literal('fail-job') }),
+]);
+
+/** Validates a rule from JSON (admin API); throws a readable Error. */
+export function parseFaultRule(input: unknown): FaultRule {
+  const r = faultRuleSchema.safeParse(input);
+  if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || 'rule'}: ${i.message}`).join('; '));
+  return r.data as FaultRule;
+}
+
+/**
+ * Parses the CLI form `endpoint:what[:times[:retryAfterSeconds]]`, where `what` is a
+ * status code, `hang`, `reset`, `fail-job` or `delay=<ms>`. Examples:
+ * `transcriptions:429:2:3`, `jobs:503`, `diarize:hang`, `transcriptions:delay=500:3`.
+ */
+export function parseFaultSpec(spec: string): FaultRule {
+  const [endpoint, what, times, retry] = spec.split(':');
+  if (!endpoint || !what) throw new Error(`bad fault "${spec}": expected endpoint:what[:times[:retryAfterSeconds]]`);
+  const extra = { endpoint, ...(times !== undefined ? { times: Number(times) } : {}) };
+  let rule: unknown;
+  if (/^\d{3}$/.test(what)) rule = { ...extra, kind: 'status', status: Number(what), ...(retry !== undefined ? { retryAfterSeconds: Number(retry) } : {}) };
+  else if (what.startsWith('delay=')) rule = { ...extra, kind: 'delay', ms: Number(what.slice(6)) };
+  else rule = { ...extra, kind: what };
+  return parseFaultRule(rule);
+}
+
+interface ActiveRule {
+  rule: FaultRule;
+  seen: number;
+  fired: number;
+}
+
+export class FaultPlan {
+  private active: ActiveRule[] = [];
+
+  add(rule: FaultRule): this {
+    this.active.push({ rule: parseFaultRule(rule), seen: 0, fired: 0 });
+    return this;
+  }
+
+  clear(): void {
+    this.active = [];
+  }
+
+  /** Rules with their counters, for the admin API and debugging. */
+  list(): { rule: FaultRule; seen: number; fired: number }[] {
+    return this.active.map((a) => ({ ...a }));
+  }
+
+  /**
+   * Called exactly once per request. Every matching rule counts the request (so
+   * `afterRequests` counts requests to the endpoint, not to the rule); the first rule
+   * still due fires.
+   */
+  next(endpoint: string): FaultAction | undefined {
+    let hit: ActiveRule | undefined;
+    for (const a of this.active) {
+      if (a.rule.endpoint !== endpoint && a.rule.endpoint !== '*') continue;
+      a.seen++;
+      const times = a.rule.times ?? 1;
+      if (!hit && a.seen > (a.rule.afterRequests ?? 0) && (times < 0 || a.fired < times)) hit = a;
+    }
+    if (!hit) return undefined;
+    hit.fired++;
+    // Strip the rule bookkeeping so callers see only the action.
+    const { endpoint: _e, times: _t, afterRequests: _a, ...action } = hit.rule;
+    return action as FaultAction;
+  }
+}
+
+export interface LatencyModel {
+  fixedMs?: number;
+  perAudioSecondMs?: number;
+}
+
+/** Milliseconds a response (OpenAI) or a job (pyannote) takes for this much audio. */
+export function latencyMs(model: LatencyModel | undefined, audioSeconds: number): number {
+  if (!model) return 0;
+  return Math.max(0, (model.fixedMs ?? 0) + (model.perAudioSecondMs ?? 0) * audioSeconds);
+}

@@ -1,0 +1,48 @@
+/**
+ * Entry point of the provider emulators: starts both, and gives the environment a
+ * process needs to point the real provider clients at them.
+ */
+import { type OpenAIEmulator, type OpenAIEmulatorOptions, startOpenAIEmulator } from './openai-emulator';
+import { type PyannoteEmulator, type PyannoteEmulatorOptions, startPyannoteEmulator } from './pyannote-emulator';
+
+export * from './audio-analysis';
+export * from './faults';
+export * from './openai-emulator';
+export * from './pyannote-emulator';
+
+export interface EmulatorsOptions {
+  openai?: OpenAIEmulatorOptions;
+  pyannote?: PyannoteEmulatorOptions;
+}
+
+export interface Emulators {
+  openai: OpenAIEmulator;
+  pyannote: PyannoteEmulator;
+  /** OPENAI_BASE_URL, OPENAI_API_KEY, PYANNOTE_BASE_URL, PYANNOTE_API_KEY. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startEmulators(opts: EmulatorsOptions = {}): Promise<Emulators> {
+  const openai = await startOpenAIEmulator(opts.openai);
+  let pyannote: PyannoteEmulator;
+  try {
+    pyannote = await startPyannoteEmulator(opts.pyannote);
+  } catch (err) {
+    await openai.close();
+    throw err;
+  }
+  return {
+    openai,
+    pyannote,
+    env: {
+      OPENAI_BASE_URL: openai.url,
+      OPENAI_API_KEY: opts.openai?.apiKeys?.[0] ?? 'test-openai-key',
+      PYANNOTE_BASE_URL: pyannote.url,
+      PYANNOTE_API_KEY: opts.pyannote?.apiKeys?.[0] ?? 'test-pyannote-key',
+    },
+    async close() {
+      await Promise.all([openai.close(), pyannote.close()]);
+    },
+  };
+}

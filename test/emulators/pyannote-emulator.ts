@@ -1,0 +1,589 @@
+/**
+ * Local emulator of the pyannote.ai API, written to contracts/pyannote-ai.md: key check,
+ * media store with presigned PUT, diarization jobs with their lifecycle, validation
+ * errors, rate-limit headers, webhooks. Diarization is computed from the uploaded audio
+ * (speech regions clustered by pitch) when a job starts, off the request path.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable, Transform } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { DecodeError, type SpeakerRegion, analyzeAudio, clusterSpeakers, speechRegions } from './audio-analysis';
+import { type FaultAction, FaultPlan, type LatencyModel, latencyMs } from './faults';
+import { type LogEntryBase, RequestLog, RequestWindow, bearerToken, closeServer, handleAdmin, listen, readBody, sendJson, waitUnlessClosed } from './emulator-http';
+
+export interface PyannoteEmulatorOptions {
+  port?: number;
+  host?: string;
+  apiKeys?: string[];
+  /** Job processing time: fixedMs + perAudioSecondMs × audio seconds, from the moment it runs. */
+  latency?: LatencyModel;
+  /** Alternative to latency.perAudioSecondMs: processing seconds per audio second (0.01 = 100× real time). */
+  jobDurationFactor?: number;
+  /** Time a job stays `created` before it runs. */
+  queueDelayMs?: number;
+  logFile?: string;
+  /** Where uploaded media is kept; a fresh temp dir (removed on close) by default. */
+  storageDir?: string;
+  requestsPerMinute?: number;
+  /** Answer 429 past requestsPerMinute (off by default: tests poll fast). */
+  enforceRateLimit?: boolean;
+  /** Same-speaker turns closer than this are merged. */
+  mergeGapSeconds?: number;
+  maxMediaBytes?: number;
+  presignTtlSeconds?: number;
+  /** HMAC key for webhook X-Signature. */
+  webhookSecret?: string;
+}
+
+export interface PyannoteRequestLogEntry extends LogEntryBase {
+  jobId?: string;
+  mediaKey?: string;
+  error?: string;
+}
+
+export interface DiarizeRequest {
+  url: string;
+  webhook?: string;
+  webhookStatusOnly?: boolean;
+  model: 'precision-2' | 'community-1';
+  numSpeakers?: number | null;
+  minSpeakers?: number | null;
+  maxSpeakers?: number | null;
+  exclusive?: boolean;
+  turnLevelConfidence?: boolean;
+  confidence?: boolean;
+  transcription?: boolean;
+}
+
+export interface Turn {
+  speaker: string;
+  start: number;
+  end: number;
+}
+
+export interface JobOutput {
+  diarization?: Turn[];
+  exclusiveDiarization?: Turn[];
+  warning?: string;
+  error?: string;
+}
+
+export type JobStatus = 'pending' | 'created' | 'running' | 'succeeded' | 'failed' | 'canceled';
+
+export interface PyannoteJob {
+  jobId: string;
+  status: JobStatus;
+  createdAt: string;
+  updatedAt: string;
+  request: DiarizeRequest;
+  /** Known once the audio has been analysed. */
+  audioSeconds: number | null;
+  numSpeakers: number | null;
+  output?: JobOutput;
+}
+
+export interface StoredMedia {
+  key: string;
+  path: string;
+  bytes: number;
+  uploadedAt: string;
+}
+
+export interface PyannoteEmulator {
+  /** Base URL without /v1 (like https://api.pyannote.ai). */
+  readonly url: string;
+  readonly port: number;
+  readonly requests: PyannoteRequestLogEntry[];
+  readonly jobs: Map<string, PyannoteJob>;
+  readonly media: Map<string, StoredMedia>;
+  readonly faults: FaultPlan;
+  /** Clears log, faults, jobs (stopping running ones) and stored media. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const MEDIA_URL = /^media:\/\/[a-zA-Z0-9\-_./]+$/;
+const TERMINAL: JobStatus[] = ['succeeded', 'failed', 'canceled'];
+const FAILED_MESSAGE = 'An error occurred while processing the audio.';
+
+interface FieldError {
+  field: string;
+  message: string;
+}
+
+class HttpFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(String(body.message));
+  }
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/** Merges same-speaker turns closer than `gap`; per speaker, so turns of different speakers may overlap. */
+function mergePerSpeaker(regions: SpeakerRegion[], gap: number): Turn[] {
+  const bySpeaker = new Map<string, Turn[]>();
+  for (const r of [...regions].sort((a, b) => a.start - b.start)) {
+    const list = bySpeaker.get(r.speaker) ?? [];
+    const last = list[list.length - 1];
+    if (last && r.start - last.end < gap) last.end = Math.max(last.end, r.end);
+    else list.push({ speaker: r.speaker, start: r.start, end: r.end });
+    bySpeaker.set(r.speaker, list);
+  }
+  return [...bySpeaker.values()]
+    .flat()
+    .sort((a, b) => a.start - b.start || a.end - b.end)
+    .map((t) => ({ speaker: t.speaker, start: round3(t.start), end: round3(t.end) }));
+}
+
+/** Chronological, never overlapping: consecutive same-speaker regions merge only when nobody spoke between. */
+function exclusiveTurns(regions: SpeakerRegion[], gap: number): Turn[] {
+  const out: Turn[] = [];
+  for (const r of [...regions].sort((a, b) => a.start - b.start)) {
+    const last = out[out.length - 1];
+    if (last && last.speaker === r.speaker && r.start - last.end < gap) last.end = r.end;
+    else out.push({ speaker: r.speaker, start: Math.max(r.start, last?.end ?? 0), end: r.end });
+  }
+  return out.filter((t) => t.end > t.start).map((t) => ({ speaker: t.speaker, start: round3(t.start), end: round3(t.end) }));
+}
+
+function validateDiarize(raw: unknown, media: Map<string, StoredMedia>): DiarizeRequest {
+  const errors: FieldError[] = [];
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new HttpFailure(400, { message: 'Request body must be a JSON object', errors: [] });
+  const b = raw as Record<string, unknown>;
+
+  if (typeof b.url !== 'string' || b.url.length === 0) errors.push({ field: 'url', message: 'url is required and must be a string' });
+  else if (b.url.startsWith('media://')) {
+    if (!MEDIA_URL.test(b.url) || b.url.length > 255) errors.push({ field: 'url', message: 'url must match ^media://[a-zA-Z0-9\\-_./]+$ (at most 255 characters)' });
+    else if (!media.has(b.url.slice('media://'.length))) errors.push({ field: 'url', message: `No media found for ${b.url}; upload it first with POST /v1/media/input` });
+  } else if (!/^https?:\/\//.test(b.url)) errors.push({ field: 'url', message: 'url must be a public http(s) URL or a media:// URL' });
+
+  const model = b.model ?? 'precision-2';
+  if (model !== 'precision-2' && model !== 'community-1') errors.push({ field: 'model', message: "model must be one of 'precision-2', 'community-1'" });
+
+  const count = (field: string): number | null | undefined => {
+    const v = b[field];
+    if (v === undefined || v === null) return v;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+      errors.push({ field, message: `${field} must be a positive integer or null` });
+      return undefined;
+    }
+    return v;
+  };
+  const numSpeakers = count('numSpeakers');
+  const minSpeakers = count('minSpeakers');
+  const maxSpeakers = count('maxSpeakers');
+  if (typeof numSpeakers === 'number' && (typeof minSpeakers === 'number' || typeof maxSpeakers === 'number')) {
+    errors.push({ field: 'numSpeakers', message: 'numSpeakers cannot be used together with minSpeakers or maxSpeakers' });
+  }
+  if (typeof minSpeakers === 'number' && typeof maxSpeakers === 'number' && minSpeakers > maxSpeakers) {
+    errors.push({ field: 'minSpeakers', message: 'minSpeakers must be less than or equal to maxSpeakers' });
+  }
+  for (const field of ['exclusive', 'turnLevelConfidence', 'confidence', 'transcription', 'webhookStatusOnly']) {
+    if (b[field] !== undefined && b[field] !== null && typeof b[field] !== 'boolean') errors.push({ field, message: `${field} must be a boolean` });
+  }
+  if (b.webhook !== undefined && b.webhook !== null && (typeof b.webhook !== 'string' || !/^https?:\/\//.test(b.webhook))) {
+    errors.push({ field: 'webhook', message: 'webhook must be an http(s) URL' });
+  }
+  if (b.transcription === true && model !== 'precision-2') errors.push({ field: 'transcription', message: 'transcription is only available with the precision-2 model' });
+  if (errors.length) throw new HttpFailure(400, { message: 'Validation failed', errors });
+
+  return {
+    url: b.url as string,
+    model: model as DiarizeRequest['model'],
+    ...(typeof b.webhook === 'string' ? { webhook: b.webhook } : {}),
+    webhookStatusOnly: b.webhookStatusOnly === true,
+    numSpeakers: numSpeakers ?? null,
+    minSpeakers: minSpeakers ?? null,
+    maxSpeakers: maxSpeakers ?? null,
+    exclusive: b.exclusive === true,
+    turnLevelConfidence: b.turnLevelConfidence === true,
+    confidence: b.confidence === true,
+    transcription: b.transcription === true,
+  };
+}
+
+export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}): Promise<PyannoteEmulator> {
+  const apiKeys = opts.apiKeys ?? ['test-pyannote-key'];
+  const rpm = opts.requestsPerMinute ?? 100;
+  const mergeGap = opts.mergeGapSeconds ?? 0.5;
+  const maxMediaBytes = opts.maxMediaBytes ?? 1024 ** 3;
+  const ttl = opts.presignTtlSeconds ?? 3600;
+  const webhookSecret = opts.webhookSecret ?? 'test-webhook-secret';
+  const signingKey = randomBytes(32);
+  const ownsStorage = !opts.storageDir;
+  const storageDir = opts.storageDir ?? (await fsp.mkdtemp(join(tmpdir(), 'pyannote-emulator-')));
+  await fsp.mkdir(storageDir, { recursive: true });
+
+  const faults = new FaultPlan();
+  const log = new RequestLog<PyannoteRequestLogEntry>(opts.logFile);
+  const window = new RequestWindow(rpm);
+  const jobs = new Map<string, PyannoteJob>();
+  const media = new Map<string, StoredMedia>();
+  /** Per job: stops its timers and analysis on reset/close. */
+  const jobControl = new Map<string, AbortController>();
+  let origin = '';
+
+  const sign = (key: string, expires: number) => createHmac('sha256', signingKey).update(`${key}\n${expires}`).digest('hex');
+
+  const processingMs = (audioSeconds: number) =>
+    latencyMs(
+      { fixedMs: opts.latency?.fixedMs, perAudioSecondMs: opts.latency?.perAudioSecondMs ?? (opts.jobDurationFactor ?? 0) * 1000 },
+      audioSeconds,
+    );
+
+  function touch(job: PyannoteJob, status: JobStatus, output?: JobOutput): void {
+    job.status = status;
+    job.updatedAt = new Date().toISOString();
+    if (output) job.output = output;
+    if (TERMINAL.includes(status)) {
+      jobControl.delete(job.jobId);
+      if (job.request.webhook) void sendWebhook(job);
+    }
+  }
+
+  async function sendWebhook(job: PyannoteJob): Promise<void> {
+    const body = JSON.stringify({ jobId: job.jobId, status: job.status, ...(job.request.webhookStatusOnly ? {} : { output: job.output }) });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const signature = createHmac('sha256', webhookSecret).update(`v0:${ts}:${body}`).digest('hex');
+    try {
+      await fetch(job.request.webhook!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-timestamp': ts, 'x-signature': signature },
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      console.error(`pyannote emulator: webhook for ${job.jobId} failed: ${(err as Error).message}`);
+    }
+  }
+
+  function sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Fetches a public URL to a temp file; the emulator has no other way to read it. */
+  async function download(url: string, signal: AbortSignal): Promise<string> {
+    const res = await fetch(url, { signal });
+    if (!res.ok || !res.body) throw new DecodeError(`download failed with HTTP ${res.status}`);
+    const path = join(storageDir, `download-${randomUUID()}`);
+    await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(path));
+    return path;
+  }
+
+  async function runJob(job: PyannoteJob, failJob: boolean, signal: AbortSignal): Promise<void> {
+    await sleep(opts.queueDelayMs ?? 20, signal);
+    touch(job, 'running');
+    const startedAt = Date.now();
+    let downloaded: string | undefined;
+    try {
+      const url = job.request.url;
+      const path = url.startsWith('media://') ? media.get(url.slice('media://'.length))?.path : (downloaded = await download(url, signal));
+      if (!path) throw new DecodeError('media no longer available');
+      const analysis = await analyzeAudio(path, { signal });
+      job.audioSeconds = Math.round(analysis.duration * 1000) / 1000;
+      const regions = clusterSpeakers(speechRegions(analysis), job.request);
+      job.numSpeakers = new Set(regions.map((r) => r.speaker)).size;
+      await sleep(Math.max(0, startedAt + processingMs(analysis.duration) - Date.now()), signal);
+      if (failJob) throw new Error('injected job failure');
+      const output: JobOutput = { diarization: mergePerSpeaker(regions, mergeGap) };
+      if (job.request.exclusive) output.exclusiveDiarization = exclusiveTurns(regions, mergeGap);
+      if (job.request.transcription) output.warning = 'transcription is not emulated; only diarization is returned';
+      touch(job, 'succeeded', output);
+    } catch (err) {
+      if (signal.aborted) return;
+      if (!(err instanceof DecodeError) && (err as Error).message !== 'injected job failure') {
+        console.error(`pyannote emulator: job ${job.jobId} failed:`, err);
+      }
+      touch(job, 'failed', { error: FAILED_MESSAGE });
+    } finally {
+      if (downloaded) await fsp.rm(downloaded, { force: true });
+    }
+  }
+
+  function stopJobs(): void {
+    for (const c of jobControl.values()) c.abort(new Error('emulator reset'));
+    jobControl.clear();
+  }
+
+  const reset = () => {
+    stopJobs();
+    log.clear();
+    faults.clear();
+    window.clear();
+    jobs.clear();
+    for (const m of media.values()) void fsp.rm(m.path, { force: true });
+    media.clear();
+  };
+
+  async function readJson(req: IncomingMessage, entry: PyannoteRequestLogEntry): Promise<unknown> {
+    const { body, bytes } = await readBody(req, 1 << 20);
+    entry.bytes = bytes;
+    if (!body) throw new HttpFailure(413, { message: 'Request body too large' });
+    if (body.length === 0) return undefined;
+    try {
+      return JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new HttpFailure(400, { message: 'Request body is not valid JSON', errors: [] });
+    }
+  }
+
+  async function handleUpload(req: IncomingMessage, res: ServerResponse, url: URL, entry: PyannoteRequestLogEntry): Promise<void> {
+    const key = decodeURIComponent(url.pathname.slice('/storage/media/'.length));
+    entry.mediaKey = key;
+    const expires = Number(url.searchParams.get('expires'));
+    const signature = url.searchParams.get('signature') ?? '';
+    const expected = sign(key, expires);
+    const valid = signature.length === expected.length && timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
+    const s3Error = async (status: number, code: string, message: string) => {
+      try {
+        entry.bytes = (await readBody(req, 0)).bytes;
+      } catch {
+        return;
+      }
+      const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+      res.writeHead(status, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) }).end(xml);
+    };
+    if (req.method !== 'PUT') return s3Error(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
+    if (!valid) return s3Error(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+    if (expires * 1000 < Date.now()) return s3Error(403, 'AccessDenied', 'Request has expired');
+
+    const fileName = createHash('sha256').update(key).digest('hex');
+    const tmp = join(storageDir, `${fileName}.${randomUUID()}.part`);
+    const finalPath = join(storageDir, `${fileName}.media`);
+    const md5 = createHash('md5');
+    let bytes = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        if (bytes > maxMediaBytes) return cb(new Error('EntityTooLarge'));
+        md5.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(req, counter, createWriteStream(tmp));
+    } catch (err) {
+      entry.bytes = bytes;
+      await fsp.rm(tmp, { force: true });
+      if ((err as Error).message === 'EntityTooLarge') {
+        const xml = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed size</Message></Error>';
+        res.writeHead(400, { 'content-type': 'application/xml', connection: 'close' }).end(xml);
+      }
+      return;
+    }
+    entry.bytes = bytes;
+    // Rename after the whole body arrived: a job never reads half an upload.
+    await fsp.rename(tmp, finalPath);
+    media.set(key, { key, path: finalPath, bytes, uploadedAt: new Date().toISOString() });
+    res.writeHead(200, { etag: `"${md5.digest('hex')}"`, 'content-length': '0' }).end();
+  }
+
+  function jobView(job: PyannoteJob) {
+    return { jobId: job.jobId, status: job.status, createdAt: job.createdAt, updatedAt: job.updatedAt, ...(job.output ? { output: job.output } : {}) };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const path = url.pathname;
+    if (
+      await handleAdmin(req, res, path, {
+        requests: () => log.entries,
+        faults,
+        reset,
+        state: () => ({ jobs: [...jobs.values()], media: [...media.values()] }),
+      })
+    ) {
+      return;
+    }
+
+    const requestId = randomUUID();
+    const entry: PyannoteRequestLogEntry = { at: new Date(started).toISOString(), method: req.method ?? '', path, status: 0, bytes: 0, requestId, durationMs: 0 };
+    let logged = false;
+    const record = () => {
+      if (logged) return;
+      logged = true;
+      entry.status = res.headersSent ? res.statusCode : 0;
+      entry.durationMs = Date.now() - started;
+      log.add(entry);
+    };
+    res.once('finish', record);
+    res.once('close', record);
+
+    let endpoint: string | null = null;
+    if (path.startsWith('/storage/media/')) endpoint = 'upload';
+    else if (req.method === 'GET' && path === '/v1/test') endpoint = 'test';
+    else if (req.method === 'POST' && path === '/v1/media/input') endpoint = 'media';
+    else if (req.method === 'POST' && path === '/v1/diarize') endpoint = 'diarize';
+    else if (req.method === 'GET' && /^\/v1\/jobs\/[^/]+$/.test(path)) endpoint = 'jobs';
+
+    let headers: Record<string, string> = { 'x-request-id': requestId };
+    const fail = async (f: HttpFailure) => {
+      entry.error = f.message;
+      try {
+        entry.bytes = Math.max(entry.bytes, (await readBody(req, 0)).bytes);
+      } catch {
+        return;
+      }
+      sendJson(res, f.status, f.body, { ...headers, ...f.headers });
+    };
+
+    if (!endpoint) return fail(new HttpFailure(404, { message: `Cannot ${req.method} ${path}`, requestId }));
+
+    const fault = faults.next(endpoint);
+    let failJob = false;
+    if (fault) {
+      entry.fault = fault.kind;
+      if (fault.kind === 'fail-job') failJob = true;
+      else if (await applyFault(fault, req, res, fail, requestId)) return;
+    }
+
+    if (endpoint === 'upload') return handleUpload(req, res, url, entry);
+
+    const key = bearerToken(req);
+    if (!key || !apiKeys.includes(key)) return fail(new HttpFailure(401, { message: 'Unauthorized', requestId }));
+    const rate = window.hit(key);
+    headers = { ...headers, 'x-ratelimit-limit': String(rpm), 'x-ratelimit-remaining': String(Math.max(0, rpm - rate.used)) };
+    if (opts.enforceRateLimit && rate.used > rpm) {
+      const retry = Math.max(1, Math.ceil(rate.resetMs / 1000));
+      return fail(
+        new HttpFailure(429, { requestId, message: 'Too many requests' }, { 'retry-after': String(retry), 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + retry) }),
+      );
+    }
+
+    try {
+      switch (endpoint) {
+        case 'test':
+          await readBody(req, 0);
+          return sendJson(res, 200, { status: 'OK', message: 'API key is valid' }, headers);
+        case 'media': {
+          const body = (await readJson(req, entry)) as { url?: unknown } | undefined;
+          const mediaUrl = body?.url;
+          if (typeof mediaUrl !== 'string' || mediaUrl.length > 255 || !MEDIA_URL.test(mediaUrl)) {
+            throw new HttpFailure(400, {
+              message: 'Validation failed',
+              errors: [{ field: 'url', message: 'url must match ^media://[a-zA-Z0-9\\-_./]+$ and be at most 255 characters' }],
+            });
+          }
+          const mediaKey = mediaUrl.slice('media://'.length);
+          entry.mediaKey = mediaKey;
+          const expires = Math.floor(Date.now() / 1000) + ttl;
+          const encoded = mediaKey.split('/').map(encodeURIComponent).join('/');
+          return sendJson(res, 201, { url: `${origin}/storage/media/${encoded}?expires=${expires}&signature=${sign(mediaKey, expires)}` }, headers);
+        }
+        case 'diarize': {
+          const request = validateDiarize(await readJson(req, entry), media);
+          const now = new Date().toISOString();
+          const job: PyannoteJob = { jobId: randomUUID(), status: 'created', createdAt: now, updatedAt: now, request, audioSeconds: null, numSpeakers: null };
+          jobs.set(job.jobId, job);
+          entry.jobId = job.jobId;
+          const control = new AbortController();
+          jobControl.set(job.jobId, control);
+          void runJob(job, failJob, control.signal).catch(() => undefined);
+          return sendJson(res, 200, { jobId: job.jobId, status: job.status }, headers);
+        }
+        case 'jobs': {
+          await readBody(req, 0);
+          const jobId = decodeURIComponent(path.slice('/v1/jobs/'.length));
+          entry.jobId = jobId;
+          const job = jobs.get(jobId);
+          if (!job) throw new HttpFailure(404, { message: `Job ${jobId} not found`, requestId });
+          return sendJson(res, 200, jobView(job), headers);
+        }
+      }
+    } catch (err) {
+      if (err instanceof HttpFailure) return fail(err);
+      if (!req.complete || res.destroyed) return;
+      console.error('pyannote emulator: unexpected error', err);
+      return fail(new HttpFailure(500, { message: 'Internal server error', requestId }));
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      console.error('pyannote emulator: handler crashed', err);
+      if (!res.headersSent) sendJson(res, 500, { message: 'emulator crashed' });
+    });
+  });
+  server.requestTimeout = 0;
+  origin = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+
+  return {
+    url: origin,
+    port: Number(new URL(origin).port),
+    requests: log.entries,
+    jobs,
+    media,
+    faults,
+    reset,
+    async close() {
+      stopJobs();
+      await closeServer(server);
+      await log.close();
+      if (ownsStorage) await fsp.rm(storageDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const STATUS_MESSAGES: Record<number, string> = {
+  401: 'Unauthorized',
+  402: 'Payment required: your subscription or budget does not cover this request',
+  429: 'Too many requests',
+  500: 'Internal server error',
+  502: 'Bad gateway',
+  503: 'Service unavailable',
+};
+
+/** Returns true when the fault finished the request, false to continue normally. */
+async function applyFault(
+  fault: Exclude<FaultAction, { kind: 'fail-job' }>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fail: (f: HttpFailure) => Promise<void>,
+  requestId: string,
+): Promise<boolean> {
+  switch (fault.kind) {
+    case 'hang':
+      readBody(req, 0).catch(() => undefined);
+      return true;
+    case 'reset':
+      req.socket.destroy();
+      return true;
+    case 'delay':
+      return !(await waitUnlessClosed(res, fault.ms));
+    case 'status': {
+      const headers: Record<string, string> = {};
+      if (fault.status === 429 || fault.retryAfterSeconds !== undefined) {
+        const retry = Math.ceil(fault.retryAfterSeconds ?? 1);
+        headers['retry-after'] = String(retry);
+        if (fault.status === 429) {
+          headers['x-ratelimit-remaining'] = '0';
+          headers['x-ratelimit-reset'] = String(Math.ceil(Date.now() / 1000) + retry);
+        }
+      }
+      const message = fault.message ?? STATUS_MESSAGES[fault.status] ?? `Emulated error ${fault.status}`;
+      await fail(new HttpFailure(fault.status, { requestId, message, ...(fault.code ? { code: fault.code } : {}) }, headers));
+      return true;
+    }
+  }
+}
