@@ -74,6 +74,8 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     activities: activitiesFromConfig(config),
     maxConcurrentActivityTaskExecutions: config.workerActivitySlots,
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
+    // A crashed worker's sticky tasks move to another worker after this long (default 10 s).
+    stickyQueueScheduleToStartTimeout: '4s',
     shutdownForceTime: `${(opts.shutdownGraceSeconds ?? 10) + 20}s`,
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(Object.keys(config.faultActivityDelays).length > 0

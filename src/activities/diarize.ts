@@ -41,7 +41,10 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
       const diarizer = deps.diarizer();
       const jobFile = path.join(input.interimDir, 'diarization-job.json');
 
-      const previous = (ctx.info.heartbeatDetails as DiarizeProgress | undefined) ?? (await readJobFile(jobFile));
+      // The heartbeat may be older than the submission (heartbeats are throttled); the job file,
+      // written right after the job was accepted, covers that gap.
+      const fromHeartbeat = ctx.info.heartbeatDetails as DiarizeProgress | undefined;
+      const previous = fromHeartbeat?.jobId ? fromHeartbeat : ((await readJobFile(jobFile)) ?? fromHeartbeat);
       let jobId = previous && previous.audioSha256 === input.audio.sha256 ? previous.jobId : null;
       let polls = previous?.polls ?? 0;
       const beat = (phase: DiarizeProgress['phase'], jobStatus?: string) =>

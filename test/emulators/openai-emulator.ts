@@ -63,6 +63,8 @@ export interface OpenAIEmulator {
   readonly port: number;
   readonly requests: OpenAIRequestLogEntry[];
   readonly faults: FaultPlan;
+  /** Requests received and not yet answered or abandoned by their client. */
+  readonly inFlight: number;
   /** Clears the request log, faults and rate-limit windows. */
   reset(): void;
   close(): Promise<void>;
@@ -569,7 +571,11 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     }
   }
 
+  let inFlight = 0;
   const server: Server = createServer((req, res) => {
+    inFlight += 1;
+    // 'close' fires when the answer is sent or the client went away, whichever comes first.
+    res.once('close', () => (inFlight -= 1));
     handle(req, res).catch((err) => {
       console.error('openai emulator: handler crashed', err);
       if (!res.headersSent) sendJson(res, 500, { error: { message: 'emulator crashed', type: 'server_error', param: null, code: null } });
@@ -584,6 +590,9 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     origin,
     port,
     requests: log.entries,
+    get inFlight() {
+      return inFlight;
+    },
     faults,
     reset,
     async close() {
