@@ -40,13 +40,17 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   CHUNK_MAX_SECONDS: z.coerce.number().min(5).max(3600).default(600),
   TRANSCRIBE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
-  DIARIZE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  OPENAI_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(256).default(16),
+  PYANNOTE_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(256).default(8),
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(512).default(32),
   HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
   FAULT_ACTIVITY_DELAYS: optionalString.refine((v) => v === undefined || /^(\w+:\d+)(,\w+:\d+)*$/.test(v), {
     message: 'FAULT_ACTIVITY_DELAYS must look like mergeTranscript:5000,convertAudio:2000',
   }),
 });
+
+/** Every environment variable the product reads. */
+export const CONFIG_VARIABLES = Object.keys(EnvSchema.shape);
 
 export interface Config {
   temporal: {
@@ -66,7 +70,8 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   chunkMaxSeconds: number;
   transcribeConcurrency: number;
-  diarizeConcurrency: number;
+  /** Per worker process: requests in flight to each provider, across all runs. */
+  providerConcurrency: { openai: number; pyannote: number };
   workerActivitySlots: number;
   heartbeatTimeoutSeconds: number;
   /** Fault injection for durability drills: activity name → milliseconds to hold it before it runs. */
@@ -113,7 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     chunkMaxSeconds: e.CHUNK_MAX_SECONDS,
     transcribeConcurrency: e.TRANSCRIBE_CONCURRENCY,
-    diarizeConcurrency: e.DIARIZE_CONCURRENCY,
+    providerConcurrency: { openai: e.OPENAI_MAX_CONCURRENT_REQUESTS, pyannote: e.PYANNOTE_MAX_CONCURRENT_REQUESTS },
     workerActivitySlots: e.WORKER_ACTIVITY_SLOTS,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT_SECONDS,
     faultActivityDelays: Object.fromEntries(

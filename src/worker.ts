@@ -11,6 +11,7 @@ import { createFsArtifactStore } from './providers/artifact-store';
 import { createFfmpegProcessor } from './providers/ffmpeg';
 import { createOpenAITranscriber } from './providers/openai-transcriber';
 import { createPyannoteDiarizer } from './providers/pyannote-diarizer';
+import { limitDiarizer, limitTranscriber } from './providers/limit';
 import { missingKey } from './activities/boundary';
 import type { Diarizer, Transcriber } from './providers/interfaces';
 
@@ -22,12 +23,15 @@ export function activitiesFromConfig(config: Config) {
     store: createFsArtifactStore(),
     transcriber: () => {
       if (!config.openai.apiKey) throw missingKey('OPENAI_API_KEY', 'transcription');
-      transcriber ??= createOpenAITranscriber({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl });
+      transcriber ??= limitTranscriber(createOpenAITranscriber({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl }), config.providerConcurrency.openai);
       return transcriber;
     },
     diarizer: () => {
       if (!config.pyannote.apiKey) throw missingKey('PYANNOTE_API_KEY', 'diarization');
-      diarizer ??= createPyannoteDiarizer({ apiKey: config.pyannote.apiKey, baseUrl: config.pyannote.baseUrl, model: config.pyannote.model });
+      diarizer ??= limitDiarizer(
+        createPyannoteDiarizer({ apiKey: config.pyannote.apiKey, baseUrl: config.pyannote.baseUrl, model: config.pyannote.model }),
+        config.providerConcurrency.pyannote,
+      );
       return diarizer;
     },
     diarizePollIntervalMs: config.pyannote.pollSeconds * 1000,

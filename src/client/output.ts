@@ -45,3 +45,21 @@ export function stageLines(p: ProgressSnapshot): string[] {
     return `  ${s.padEnd(17)} ${st.status}${st.reused ? ' (reused)' : ''}${took}${extra}${st.error ? `  ${st.error}` : ''}`;
   });
 }
+
+/** Lines for what changed between two progress snapshots: stage transitions and chunk counts. */
+export function stageChanges(before: ProgressSnapshot | null, now: ProgressSnapshot): string[] {
+  const lines: string[] = [];
+  for (const s of STAGES) {
+    const was = before?.stages[s];
+    const st = now.stages[s];
+    if (was?.status === st.status) continue;
+    if (!was && st.status === 'pending') continue;
+    const took = st.status === 'completed' && st.durationMs !== null ? ` in ${seconds(st.durationMs)}` : '';
+    lines.push(`  ${s.padEnd(17)} ${st.status}${st.reused ? ' (reused from an earlier run)' : took}`);
+  }
+  const c = now.chunks;
+  if (c.total > 1 && (before?.chunks.done !== c.done || before?.chunks.total !== c.total)) {
+    lines.push(`  ${'transcription'.padEnd(17)} chunks ${c.done}/${c.total} (${now.percent}%)`);
+  }
+  return lines;
+}

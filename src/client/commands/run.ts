@@ -17,7 +17,7 @@ import type { SpeechPipelineResult, speechPipeline } from '../../workflows';
 import { InputFileAttribute, progressQuery } from '../../workflows/messages';
 import { hasSearchAttributes, openContext, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
 import { EXIT, RunFailedError, UsageError } from '../errors';
-import { printJson, progressLine, stageLines, table } from '../output';
+import { printJson, progressLine, stageChanges, stageLines, table } from '../output';
 import { identifyInput, type InputIdentity } from '../pipeline-id';
 import { priorResultsFromHistory } from '../prior-results';
 import { reexport } from '../reexport';
@@ -333,9 +333,11 @@ async function runOne(
   if (!flags.wait) return { ...out, duration_ms: Date.now() - started };
 
   try {
+    let previous: ProgressSnapshot | null = null;
     const result = await follow<SpeechPipelineResult>(handle, (p) => {
-      if (env.detailed) env.say(`  ${progressLine(p)}`);
+      if (env.detailed) for (const line of stageChanges(previous, p)) env.say(line);
       else env.say(`${tag}${progressLine(p)}`);
+      previous = p;
     });
     return { ...out, status: 'completed', audio_seconds: result.audioSeconds, outputs: result.outputs.map((o) => o.path), duration_ms: Date.now() - started };
   } catch (err) {

