@@ -2,7 +2,7 @@
 // dev server and an in-process worker; errors are one readable line with the right exit code.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stopDevServer, readServerInfo } from '../../src/client/dev-server';
 import { startEmulators, type Emulators } from '../emulators';
@@ -92,6 +92,27 @@ describe('speech CLI (child process, embedded Temporal server)', function () {
     const body = JSON.parse(json.stdout) as { ok: boolean; error: { problems: string[] } };
     assert.equal(body.ok, false);
     assert.match(body.error.problems[0]!, /--language: must be an ISO-639-1 code/);
+  });
+
+  it('reports bad configuration with one line per problem and exit code 1', async () => {
+    const r = await speech(['run', recording.path], { env: { ...env, TEMPORAL_ADDRESS: 'not an address', OPENAI_BASE_URL: 'ftp://x', CHUNK_MAX_SECONDS: 'ten' }, cwd: dir });
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('error: '));
+    assert.equal(lines.length, 3, r.stderr);
+    assert.match(r.stderr, /TEMPORAL_ADDRESS must be host:port/);
+    assert.match(r.stderr, /OPENAI_BASE_URL must be an http\(s\) URL/);
+    assert.match(r.stderr, /CHUNK_MAX_SECONDS/);
+  });
+
+  it('keeps the API keys out of everything it writes under DATA_DIR, logs included', async () => {
+    const files = (await readdir(dataDir, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile() && !/\.(wav|db|db-shm|db-wal)$/.test(e.name))
+      .map((e) => path.join(e.parentPath ?? e.path, e.name));
+    assert.ok(files.some((f) => f.endsWith('worker.log')), 'the in-process worker log is among the files checked');
+    for (const f of files) {
+      const text = await readFile(f, 'utf8');
+      for (const key of [env.OPENAI_API_KEY!, env.PYANNOTE_API_KEY!]) assert.ok(!text.includes(key), `API key found in ${f}`);
+    }
   });
 
   it('fails the run with exit code 2 when the transcription key is refused, naming the fix', async () => {

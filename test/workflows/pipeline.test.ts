@@ -101,6 +101,14 @@ describe('speechPipeline workflow (real Temporal dev server)', function () {
     assert.equal(progress.percent, 100);
     assert.equal(progress.status, 'completed');
 
+    // Keys live only in the worker's environment: not in the history, the record or any file written.
+    const history = JSON.stringify(await handle.fetchHistory());
+    const written = [input.stateRecordPath, ...result.outputs.map((o) => o.path), ...record.checkpoints.map((c) => c.output_file).filter((f) => !f.endsWith('.wav'))];
+    for (const key of [config.openai.apiKey!, config.pyannote.apiKey!]) {
+      assert.ok(!history.includes(key), 'API key found in the workflow history');
+      for (const f of written) assert.ok(!(await readFile(f, 'utf8')).includes(key), `API key found in ${f}`);
+    }
+
     // One diarization job and one transcription request for a short file.
     assert.equal(emus.pyannote.requests.filter((r) => r.method === 'POST' && r.path === '/v1/diarize').length, 1);
     assert.equal(emus.openai.requests.filter((r) => r.path === '/v1/audio/transcriptions').length, 1);
