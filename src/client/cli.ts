@@ -5,7 +5,13 @@ import { cancelCommand, statusCommand, watchCommand } from './commands/status';
 import { runCommand } from './commands/run';
 import { serverCommand } from './commands/server';
 import { workerCommand } from './commands/worker';
-import { EXIT, reportError } from './errors';
+import { listCommand } from './commands/list';
+import { showCommand } from './commands/show';
+import { validateCommand } from './commands/validate';
+import { cleanupCommand } from './commands/cleanup';
+import { exportCommand } from './commands/export';
+import { deleteCommand } from './commands/delete';
+import { EXIT, reportError, UsageError } from './errors';
 
 function build(result: { code: number }, seen: { json: boolean; verbose: boolean }): Command {
   const program = new Command('speech')
@@ -26,7 +32,7 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
   program
     .command('run')
     .description('transcribe files: start, attach to or resume one pipeline per file and show progress')
-    .argument('<files...>', 'audio or video files, or folders of them')
+    .argument('[files...]', 'audio or video files, or folders of them')
     .option('-o, --out <dir>', 'write outputs here instead of DATA_DIR/output/<pipeline id>')
     .option('-f, --formats <list>', 'comma-separated: json,srt,vtt,txt,md,rttm', 'json,srt,vtt,txt,md,rttm')
     .option('-l, --language <code>', 'ISO-639-1 language of the speech (default: detect)')
@@ -41,8 +47,22 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--no-worker', 'do not run a worker in this process')
     .option('--parallel <n>', 'files processed at once', '4')
     .option('--json', 'print one JSON document')
+    .option('--list-checkpoints', 'the original tool\'s flag: same as `speech list` (with FILEs: only their runs)')
+    .option('--cleanup-checkpoints', 'the original tool\'s flag: same as `speech cleanup` with its defaults')
+    .option('--delete-checkpoint <id>', 'the original tool\'s flag: same as `speech delete ID`')
     .action(wrap(async (files: string[], opts: Record<string, unknown>) => {
-      const { resume: _resume, ...rest } = opts;
+      const { resume: _resume, listCheckpoints, cleanupCheckpoints, deleteCheckpoint, ...rest } = opts;
+      const aliases = [listCheckpoints && '--list-checkpoints', cleanupCheckpoints && '--cleanup-checkpoints', deleteCheckpoint !== undefined && '--delete-checkpoint'].filter(Boolean);
+      if (aliases.length > 1) throw new UsageError(`use one of ${aliases.join(', ')} at a time`);
+      const json = { json: rest.json ?? false };
+      if (listCheckpoints) return listCommand(json, { inputs: files });
+      if (cleanupCheckpoints || deleteCheckpoint !== undefined) {
+        if (files.length > 0) throw new UsageError(`${aliases[0]} takes no files; run them separately with \`speech run FILE\``);
+        return cleanupCheckpoints ? cleanupCommand(json) : deleteCommand(String(deleteCheckpoint), json);
+      }
+      if (files.length === 0) {
+        throw new UsageError('name at least one audio or video file (or a folder of them)', 'speech run meeting.m4a   (see `speech run --help`; `speech list` shows earlier runs)');
+      }
       return runCommand(files, rest);
     }));
 
@@ -83,6 +103,58 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--no-wait', 'return once cancellation is requested')
     .option('--json', 'print JSON')
     .action(wrap((id: string, opts: { json?: boolean; wait?: boolean }) => cancelCommand(id, opts)));
+
+  program
+    .command('list')
+    .description('list pipeline runs from Temporal and the state records (records only when the server is down)')
+    .option('--status <status>', 'only runs with this status: running, completed, failed, cancelled')
+    .option('--detailed', 'add each stage: status, time taken, artifact')
+    .option('--json', 'print one JSON document')
+    .action(wrap((opts: Record<string, unknown>) => listCommand(opts)));
+
+  program
+    .command('show')
+    .description("one run: stages with status, start, time taken and artifact (path, size, sha256), options, error, outputs")
+    .argument('<id>', 'pipeline id (see `speech list`)')
+    .option('--json', 'print one JSON document')
+    .action(wrap((id: string, opts: Record<string, unknown>) => showCommand(id, opts)));
+
+  program
+    .command('validate')
+    .description('check every recorded artifact: it exists, matches its sha256, and (audio) decodes')
+    .argument('<id>', 'pipeline id (see `speech list`)')
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', '\nExit codes: 0 every file holds; 2 a check failed (each problem on its own line); 1 unknown id or a broken record.')
+    .action(wrap((id: string, opts: Record<string, unknown>) => validateCommand(id, opts)));
+
+  program
+    .command('cleanup')
+    .description('remove state records and interim folders of finished runs older than a limit (never a running run)')
+    .option('--older-than <duration>', 'only runs last updated longer ago than this, e.g. 90m, 36h, 7d, 2w, 1d12h', '7d')
+    .option('--dry-run', 'print what would be removed, remove nothing')
+    .option('--include-outputs', 'also remove the output folders DATA_DIR/output/<id> (your transcripts)')
+    .option('--json', 'print one JSON document')
+    .action(wrap((opts: Record<string, unknown>) => cleanupCommand(opts)));
+
+  program
+    .command('export')
+    .description('write the state record (with stage timings from the Temporal history) to FILE.json, or re-render the transcript with --formats')
+    .argument('<id>', 'pipeline id (see `speech list`)')
+    .argument('[file]', 'where to write the state record, e.g. backup.json')
+    .option('-f, --formats <list>', 'render these formats from the stored merge result instead: json,srt,vtt,txt,md,rttm')
+    .option('-o, --out <dir>', "with --formats: write here instead of the run's output folder")
+    .option('--json', 'print one JSON document')
+    .action(wrap((id: string, file: string | undefined, opts: Record<string, unknown>) => exportCommand(id, file, opts)));
+
+  program
+    .command('delete')
+    .description("remove one run's state record and interim folder (refuses a running run unless --force)")
+    .argument('<id>', 'pipeline id (see `speech list`)')
+    .option('--force', 'cancel a running run first, wait for it to stop (terminate it after --timeout), then delete')
+    .option('--timeout <seconds>', 'with --force: how long to wait for the cancelled run to stop', '60')
+    .option('--include-outputs', 'also remove the output files (your transcripts)')
+    .option('--json', 'print one JSON document')
+    .action(wrap((id: string, opts: Record<string, unknown>) => deleteCommand(id, opts)));
 
   return program;
 }
