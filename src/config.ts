@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   OPENAI_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(256).default(16),
   PYANNOTE_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(256).default(8),
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(512).default(32),
+  TRANSCRIBE_PREVIOUS_TEXT_PROMPT: z.enum(['true', 'false', '1', '0']).default('true'),
   HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
   FAULT_ACTIVITY_DELAYS: optionalString.refine((v) => v === undefined || /^(\w+:\d+)(,\w+:\d+)*$/.test(v), {
     message: 'FAULT_ACTIVITY_DELAYS must look like mergeTranscript:5000,convertAudio:2000',
@@ -74,6 +75,7 @@ export interface Config {
   providerConcurrency: { openai: number; pyannote: number };
   workerActivitySlots: number;
   heartbeatTimeoutSeconds: number;
+  previousTextPrompt: boolean;
   /** Fault injection for durability drills: activity name → milliseconds to hold it before it runs. */
   faultActivityDelays: Record<string, number>;
 }
@@ -121,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerConcurrency: { openai: e.OPENAI_MAX_CONCURRENT_REQUESTS, pyannote: e.PYANNOTE_MAX_CONCURRENT_REQUESTS },
     workerActivitySlots: e.WORKER_ACTIVITY_SLOTS,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT_SECONDS,
+    previousTextPrompt: e.TRANSCRIBE_PREVIOUS_TEXT_PROMPT === 'true' || e.TRANSCRIBE_PREVIOUS_TEXT_PROMPT === '1',
     faultActivityDelays: Object.fromEntries(
       (e.FAULT_ACTIVITY_DELAYS ?? '')
         .split(',')

@@ -8,6 +8,7 @@ import type { ArtifactRef, Transcript, TranscriptSegment, Word } from '../domain
 import type { ArtifactStore } from '../providers/artifact-store';
 import type { MediaProcessor, Transcriber } from '../providers/interfaces';
 import { byteRangeFor, readWavInfo } from '../providers/wav';
+import { cleanTranscript } from '../domain/transcript-cleanup';
 import { atBoundary } from './boundary';
 
 export interface PlanTranscriptionInput {
@@ -29,7 +30,8 @@ export interface TranscribeChunkInput {
   interimDir: string;
   model: string;
   language: string | null;
-  prompt: string | null;
+  /** The chunk before this one, whose closing words become the prompt (models that take one). */
+  previousChunk: ArtifactRef | null;
 }
 
 export interface AssembleTranscriptInput {
@@ -76,10 +78,12 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
       const range = byteRangeFor(wav, input.chunk.start, input.chunk.end);
       const label = `chunk-${String(input.chunk.index).padStart(4, '0')}`;
       beat({ chunk: input.chunk.index, of: input.totalChunks, start: input.chunk.start, end: input.chunk.end, phase: 'sending' });
-      const t = await deps.transcriber().transcribe(
-        { file: input.audio.path, range, fileName: `${label}.wav`, model: input.model, language: input.language, prompt: input.prompt },
+      const prompt = input.previousChunk && acceptsPrompt(input.model) ? promptFrom(await deps.store.readJson<Transcript>(input.previousChunk)) : null;
+      const raw = await deps.transcriber().transcribe(
+        { file: input.audio.path, range, fileName: `${label}.wav`, model: input.model, language: input.language, prompt },
         signal,
       );
+      const { transcript: t, report } = cleanTranscript(raw);
       const offset = input.chunk.start;
       const span = input.chunk.end - input.chunk.start;
       // Providers sometimes place the last word a little past the end of the audio sent.
@@ -92,7 +96,18 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
         segments: t.segments.map((s) => ({ text: s.text, start: offset + clamp(s.start), end: offset + clamp(s.end) })),
       };
       const ref = await deps.store.writeJson(path.join(input.interimDir, 'chunks', `${label}.json`), { chunk: input.chunk, ...shifted });
-      return { ...ref, metadata: { chunk: input.chunk.index, start: input.chunk.start, end: input.chunk.end, words: shifted.words.length } };
+      return {
+        ...ref,
+        metadata: {
+          chunk: input.chunk.index,
+          start: input.chunk.start,
+          end: input.chunk.end,
+          words: shifted.words.length,
+          prompted: prompt !== null,
+          dropped_segments: report.droppedSegments,
+          collapsed_repeats: report.collapsedRepeats,
+        },
+      };
     });
   }
 
@@ -128,4 +143,19 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
 
 function normalise(w: string): string {
   return w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+}
+
+/** gpt-4o-transcribe-diarize rejects a prompt; the other OpenAI models take one. */
+function acceptsPrompt(model: string): boolean {
+  return !/diarize/i.test(model);
+}
+
+/** The last ~200 characters of the previous chunk, cut at a word boundary. */
+export function promptFrom(previous: Transcript): string | null {
+  const text = previous.text.trim();
+  if (!text) return null;
+  if (text.length <= 200) return text;
+  const tail = text.slice(-200);
+  const space = tail.indexOf(' ');
+  return space >= 0 ? tail.slice(space + 1) : tail;
 }

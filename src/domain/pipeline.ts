@@ -18,6 +18,8 @@ export interface RunSettings {
   transcribeConcurrency: number;
   /** Heartbeat timeout for long activities; a dead worker is noticed after this. */
   heartbeatTimeoutSeconds: number;
+  /** Prompt each chunk with the end of the previous chunk's text (where the model takes a prompt). */
+  previousTextPrompt?: boolean;
 }
 
 export interface SpeechPipelineInput {

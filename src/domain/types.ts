@@ -20,6 +20,10 @@ export interface TranscriptSegment {
   start: number;
   end: number;
   text: string;
+  /** Whisper's confidence signals, when the provider sends them (verbose_json). */
+  noSpeechProb?: number;
+  avgLogprob?: number;
+  compressionRatio?: number;
 }
 
 /** The transcription stage's result for the whole recording. */

@@ -13,7 +13,14 @@ import { readWavInfo, wavHeader } from './wav';
 const TIMESTAMP_MODELS = /^(whisper|distil-whisper|Systran\/faster-whisper|deepdml\/faster-whisper)/i;
 
 const WordSchema = z.object({ word: z.string(), start: z.coerce.number(), end: z.coerce.number() });
-const SegmentSchema = z.object({ start: z.coerce.number(), end: z.coerce.number(), text: z.string() });
+const SegmentSchema = z.object({
+  start: z.coerce.number(),
+  end: z.coerce.number(),
+  text: z.string(),
+  no_speech_prob: z.coerce.number().optional(),
+  avg_logprob: z.coerce.number().optional(),
+  compression_ratio: z.coerce.number().optional(),
+});
 const ResponseSchema = z.object({
   text: z.string().default(''),
   language: z.string().nullish(),
@@ -62,7 +69,14 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
       const body = parsed.data;
       const span = req.range ? (req.range.endByte - req.range.startByte) / (await bytesPerSecond(req.file)) : null;
       const duration = body.duration ?? span ?? 0;
-      const segments = (body.segments ?? []).map((s) => ({ start: s.start, end: s.end, text: s.text.trim() }));
+      const segments = (body.segments ?? []).map((s) => ({
+        start: s.start,
+        end: s.end,
+        text: s.text.trim(),
+        ...(s.no_speech_prob !== undefined ? { noSpeechProb: s.no_speech_prob } : {}),
+        ...(s.avg_logprob !== undefined ? { avgLogprob: s.avg_logprob } : {}),
+        ...(s.compression_ratio !== undefined ? { compressionRatio: s.compression_ratio } : {}),
+      }));
       const words = body.words && body.words.length > 0 ? body.words.map((w) => ({ word: w.word.trim(), start: w.start, end: w.end })) : spreadWords(body.text, segments, duration);
       return { language: body.language ?? req.language, duration, text: body.text.trim(), words, segments };
     },

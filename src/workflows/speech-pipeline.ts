@@ -206,9 +206,15 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     state.chunks = { total: plan.chunks.length, done: 0, inFlight: [] };
     const reusable = await reusableChunks(plan.chunks);
     const results: ArtifactRef[] = new Array(plan.chunks.length);
-    const queue = [...plan.chunks];
-    const lane = async () => {
-      for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
+    // Each lane takes a contiguous run of chunks, in order, so every chunk but a lane's first
+    // can be prompted with the text just before it, and which chunk gets which prompt does
+    // not depend on timing.
+    const lanes = Math.min(input.settings.transcribeConcurrency, plan.chunks.length);
+    const lane = async (l: number) => {
+      const from = Math.floor((l * plan.chunks.length) / lanes);
+      const to = Math.floor(((l + 1) * plan.chunks.length) / lanes);
+      for (let i = from; i < to; i++) {
+        const chunk = plan.chunks[i]!;
         const reused = reusable.get(chunk.index);
         if (reused) {
           results[chunk.index] = reused;
@@ -229,16 +235,16 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
             interimDir: input.interimDir,
             model: input.options.transcribeModel,
             language: input.options.language,
-            prompt: null,
+            previousChunk: input.settings.previousTextPrompt !== false && i > from ? (results[i - 1] ?? null) : null,
           });
           state.chunks.done += 1;
         } finally {
-          state.chunks.inFlight = state.chunks.inFlight.filter((i) => i !== chunk!.index);
+          state.chunks.inFlight = state.chunks.inFlight.filter((c) => c !== chunk.index);
         }
         updateDetails(state);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(input.settings.transcribeConcurrency, plan.chunks.length) }, lane));
+    await Promise.all(Array.from({ length: lanes }, (_, l) => lane(l)));
     return assembleTranscript({ chunks: results, interimDir: input.interimDir, duration: state.audioSeconds ?? 0 });
   }
 

@@ -114,6 +114,36 @@ describe('speechPipeline workflow (real Temporal dev server)', function () {
     assert.equal(emus.openai.requests.filter((r) => r.path === '/v1/audio/transcriptions').length, 1);
   });
 
+  it('transcribes in chunks cut at silences, prompts each chunk with the text before it, and keeps speakers right across seams', async () => {
+    const { input } = await preparePipelineInput(config, recording.path, { options: { ...OPTIONS, language: null }, formats: ['json'], searchAttributes: true });
+    input.settings = { ...input.settings, chunkMaxSeconds: 6, transcribeConcurrency: 2 };
+    const before = emus.openai.requests.length;
+    const result = await client.workflow.execute<typeof speechPipeline>('speechPipeline', { taskQueue: config.temporal.taskQueue, workflowId: input.pipelineId, args: [input] });
+    const merged = await readMergedJson(result.outputs[0]!.path);
+    assertSpeakersMatchTurns(merged, recording.turns);
+
+    const sent = emus.openai.requests.slice(before).filter((r) => r.path === '/v1/audio/transcriptions').sort((a, b) => (a.filename ?? '').localeCompare(b.filename ?? ''));
+    assert.ok(sent.length >= 4, `${sent.length} chunks`);
+    // Two lanes of contiguous chunks: the first chunk of each lane has no prompt, the others
+    // carry the end of the previous chunk's text.
+    const lanes = 2;
+    const firsts = new Set(Array.from({ length: lanes }, (_, l) => Math.floor((l * sent.length) / lanes)));
+    for (let i = 0; i < sent.length; i++) {
+      if (firsts.has(i)) {
+        assert.equal(sent[i]!.prompt, undefined, `${sent[i]!.filename} should have no prompt`);
+        continue;
+      }
+      const previous = JSON.parse(await readFile(path.join(input.interimDir, 'chunks', sent[i - 1]!.filename!.replace('.wav', '.json')), 'utf8')) as { text: string };
+      assert.ok(previous.text.length > 0);
+      const prompt = sent[i]!.prompt ?? '';
+      if (previous.text.trim().length <= 200) assert.equal(prompt, previous.text.trim());
+      else assert.ok(prompt.length > 100 && previous.text.trim().endsWith(prompt), `${sent[i]!.filename} prompt is the end of the previous chunk's text`);
+    }
+    // The chunks tile the recording: summed audio equals its length.
+    const total = sent.reduce((a, r) => a + (r.audioSeconds ?? 0), 0);
+    assert.ok(Math.abs(total - recording.duration) < 0.1, `${total} vs ${recording.duration}`);
+  });
+
   it('derives the same pipeline id from the same bytes and options, and a different one otherwise', async () => {
     const elsewhere = path.join(audioDir, 'copy');
     await mkdir(elsewhere, { recursive: true });

@@ -137,6 +137,7 @@ export async function preparePipelineInput(
       chunkMaxSeconds: config.chunkMaxSeconds,
       transcribeConcurrency: config.transcribeConcurrency,
       heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
+      previousTextPrompt: config.previousTextPrompt,
     },
     searchAttributes: opts.searchAttributes,
   };
