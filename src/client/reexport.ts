@@ -11,7 +11,7 @@ export async function reexport(opts: { merged: ArtifactRef; formats: ExportForma
   const store = createFsArtifactStore();
   const check = await store.verify(opts.merged);
   if (!check.ok) {
-    throw new UsageError(`The stored merge result cannot be used: ${check.detail}`, 'Run the file again with `speech run FILE` to recompute it (earlier stages are reused where intact).');
+    throw new UsageError(`The stored merge result cannot be used: ${check.detail}`, '`speech run FILE` on the same file recomputes it, reusing the earlier stages that are intact.');
   }
   const merged = await store.readJson<MergedTranscript>(opts.merged);
   await mkdir(opts.outDir, { recursive: true });

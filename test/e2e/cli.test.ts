@@ -59,6 +59,20 @@ describe('speech CLI (child process, embedded Temporal server)', function () {
     assert.equal(emus.openai.requests.length + emus.pyannote.requests.length, before);
   });
 
+  it('recomputes only what is lost when a completed run\'s outputs and merge result were deleted', async () => {
+    const first = JSON.parse((await speech(['run', recording.path, '--json'], { env, cwd: dir })).stdout) as { runs: { pipeline_id: string; outputs: string[] }[] };
+    const id = first.runs[0]!.pipeline_id;
+    await rm(path.dirname(first.runs[0]!.outputs[0]!), { recursive: true });
+    await rm(path.join(dataDir, 'interim', id, 'merged.json'));
+    const before = emus.openai.requests.length + emus.pyannote.requests.length;
+    const r = await speech(['run', recording.path, '--json'], { env, cwd: dir });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const run = (JSON.parse(r.stdout) as { runs: { mode: string; outputs: string[] }[] }).runs[0]!;
+    assert.equal(run.mode, 'resumed');
+    for (const f of run.outputs) assert.ok(existsSync(f), f);
+    assert.equal(emus.openai.requests.length + emus.pyannote.requests.length, before, 'no provider call: conversion, diarization and transcription were reused');
+  });
+
   it('writes only the requested formats into --out', async () => {
     const out = path.join(dir, 'subtitles');
     const r = await speech(['run', recording.path, '--formats', 'srt,vtt', '--out', out, '--json'], { env, cwd: dir });

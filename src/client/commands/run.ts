@@ -267,6 +267,8 @@ async function runOne(
 
   let handle: WorkflowHandle<typeof speechPipeline> | null = null;
   let runId: string | null = null;
+  /** A completed run whose stored results are damaged may be run again under its id. */
+  let reuseCompleted = false;
   let mode: RunOutcome['mode'] = 'started';
   const existing = await describe(ctx, id);
   if (existing && !flags.forceRestart) {
@@ -278,11 +280,27 @@ async function runOne(
       const h = client.workflow.getHandle<typeof speechPipeline>(id, existing.runId);
       const result = await h.result();
       let outputs = result.outputs.map((o) => o.path);
-      const missing = flags.formats.some((f) => !result.outputs.some((o) => o.metadata?.format === f)) || outDir !== input.outputDir || (await anyMissing(outputs));
-      if ((missing || flags.out) && result.artifacts.merge) {
-        outputs = (await reexport({ merged: result.artifacts.merge, formats: flags.formats as ExportFormat[], outDir, baseName })).map((r) => r.path);
+      const earlierDir = result.outputs[0] ? path.dirname(result.outputs[0].path) : null;
+      const rerender = flags.formats.some((f) => !result.outputs.some((o) => o.metadata?.format === f)) || outDir !== earlierDir || (await anyMissing(outputs));
+      let intact = true;
+      if (rerender) {
+        try {
+          if (!result.artifacts.merge) throw new UsageError('the earlier run recorded no merge result');
+          outputs = (await reexport({ merged: result.artifacts.merge, formats: flags.formats as ExportFormat[], outDir, baseName })).map((r) => r.path);
+        } catch (err) {
+          if (!(err instanceof UsageError)) throw err;
+          // The stored merge result is gone or damaged: run again, reusing whatever is intact.
+          intact = false;
+        }
       }
-      return { ...out, mode: 'completed', status: 'completed', run_id: existing.runId, audio_seconds: result.audioSeconds, outputs, duration_ms: Date.now() - started, web_ui: webUiLink(config, id, existing.runId) };
+      if (intact) {
+        return { ...out, mode: 'completed', status: 'completed', run_id: existing.runId, audio_seconds: result.audioSeconds, outputs, duration_ms: Date.now() - started, web_ui: webUiLink(config, id, existing.runId) };
+      }
+      const prior = await priorResultsFromHistory(h);
+      input.priorResults = prior.results;
+      input.resumedFrom = existing.runId;
+      reuseCompleted = true;
+      mode = 'resumed';
     } else {
       const prior = await priorResultsFromHistory(client.workflow.getHandle(id, existing.runId));
       input.priorResults = prior.results;
@@ -298,7 +316,7 @@ async function runOne(
         workflowId: id,
         args: [input],
         workflowIdConflictPolicy: flags.forceRestart ? 'TERMINATE_EXISTING' : 'USE_EXISTING',
-        workflowIdReusePolicy: flags.forceRestart ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+        workflowIdReusePolicy: flags.forceRestart || reuseCompleted ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
         staticSummary: `${name} — ${probeSeconds !== null ? formatClock(probeSeconds) : 'unknown length'}`,
         staticDetails: [
           `**Input**: ${file}`,
