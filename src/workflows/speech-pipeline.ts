@@ -86,9 +86,11 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     });
   };
 
+  /** The stage shown in the Web UI and searchable; a finished run shows how it ended. */
   const setStage = (stage: StageName | null) => {
     state.currentStage = stage;
-    if (stage && input.searchAttributes) upsertSearchAttributes([{ key: PipelineStageAttribute, value: stage }]);
+    const shown = stage ?? (state.status === 'running' ? null : state.status);
+    if (shown && input.searchAttributes) upsertSearchAttributes([{ key: PipelineStageAttribute, value: shown }]);
   };
 
   /** Runs one stage, or takes its earlier result when that was verified intact. */
@@ -185,6 +187,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     state.status = cancelled ? 'cancelled' : 'failed';
     state.error = { type: cancelled ? 'Cancelled' : failure.type, message: cancelled ? 'The run was cancelled.' : failure.message, stage: state.currentStage };
     for (const s of STAGES) if (state.stages[s].status === 'running') state.stages[s].status = cancelled ? 'cancelled' : 'failed';
+    if (input.searchAttributes) upsertSearchAttributes([{ key: PipelineStageAttribute, value: state.status }]);
     await CancellationScope.nonCancellable(() => record());
     if (cancelled) throw err;
     throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../src/config';
-import { preparePipelineInput } from '../../src/client/commands/run';
+import { preparePipelineInput, webUiMetadata } from '../../src/client/commands/run';
 import { identifyInput } from '../../src/client/pipeline-id';
 import { sha256File } from '../../src/providers/artifact-store';
 import { StateRecordSchema } from '../../src/domain/state-record';
@@ -14,7 +14,7 @@ import { EXPORT_FORMATS } from '../../src/domain/stages';
 import type { PipelineOptions } from '../../src/domain/options';
 import { createWorker } from '../../src/worker';
 import type { speechPipeline } from '../../src/workflows';
-import { progressQuery } from '../../src/workflows/messages';
+import { InputFileAttribute, PipelineStageAttribute, progressQuery } from '../../src/workflows/messages';
 import { startEmulators, type Emulators } from '../emulators';
 import { makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
 import { assertSpeakersMatchTurns, pipelineEnv, readMergedJson } from '../helpers/pipeline';
@@ -63,6 +63,7 @@ describe('speechPipeline workflow (real Temporal dev server)', function () {
       taskQueue: config.temporal.taskQueue,
       workflowId: input.pipelineId,
       args: [input],
+      ...webUiMetadata(input, recording.duration),
     });
     const result = await handle.result();
     assert.equal(result.status, 'completed');
@@ -95,6 +96,13 @@ describe('speechPipeline workflow (real Temporal dev server)', function () {
     }
     assert.equal(record.workflow_id, input.pipelineId);
     assert.equal(record.run_id, (await handle.describe()).runId);
+
+    // The Web UI can filter by input file and see how the run ended.
+    const description = await handle.describe();
+    assert.equal(description.typedSearchAttributes.get(PipelineStageAttribute), 'completed');
+    assert.equal(description.typedSearchAttributes.get(InputFileAttribute), 'meeting.wav');
+    assert.equal(await description.staticSummary(), 'meeting.wav — 00:00:21');
+    assert.match((await description.staticDetails()) ?? '', /\*\*Input\*\*: .*meeting\.wav/);
 
     // The progress query answers after the run, from the history.
     const progress = await handle.query(progressQuery);

@@ -317,18 +317,7 @@ async function runOne(
         args: [input],
         workflowIdConflictPolicy: flags.forceRestart ? 'TERMINATE_EXISTING' : 'USE_EXISTING',
         workflowIdReusePolicy: flags.forceRestart || reuseCompleted ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
-        staticSummary: `${name} — ${probeSeconds !== null ? formatClock(probeSeconds) : 'unknown length'}`,
-        staticDetails: [
-          `**Input**: ${file}`,
-          `**sha256**: ${ident.sha256}`,
-          `**Options**: language ${options.language ?? 'auto'}, speakers ${options.numSpeakers ?? `${options.minSpeakers ?? '?'}–${options.maxSpeakers ?? '?'}`}, model ${options.transcribeModel}`,
-          `**Formats**: ${input.formats.join(', ')}`,
-          `**Outputs**: ${outDir}`,
-          input.resumedFrom ? `**Resumes** run ${input.resumedFrom}` : '',
-        ]
-          .filter(Boolean)
-          .join('\n\n'),
-        ...(env.searchAttributes ? { typedSearchAttributes: [{ key: InputFileAttribute, value: name }] } : {}),
+        ...webUiMetadata(input, probeSeconds),
       });
       handle = started;
       runId = started.firstExecutionRunId;
@@ -428,4 +417,30 @@ export function explainRunFailure(err: unknown): { type: string; message: string
   }
   if (err instanceof RunFailedError) return { type: 'Failed', message: err.message, cancelled: false };
   throw err;
+}
+
+function speakerHint(o: PipelineOptions): string {
+  if (o.numSpeakers !== null) return String(o.numSpeakers);
+  if (o.minSpeakers === null && o.maxSpeakers === null) return 'detected';
+  return `${o.minSpeakers ?? 1}–${o.maxSpeakers ?? 'any'}`;
+}
+
+/** What the Web UI shows for a run: a one-line summary, details, and the searchable file name. */
+export function webUiMetadata(input: SpeechPipelineInput, audioSeconds: number | null) {
+  const name = path.basename(input.inputFile);
+  const o = input.options;
+  return {
+    staticSummary: `${name} — ${audioSeconds !== null ? formatClock(audioSeconds) : 'unknown length'}`,
+    staticDetails: [
+      `**Input**: ${input.inputFile}`,
+      `**sha256**: ${input.inputSha256}`,
+      `**Options**: language ${o.language ?? 'detected'}, speakers ${speakerHint(o)}, model ${o.transcribeModel}`,
+      `**Formats**: ${input.formats.join(', ')}`,
+      `**Outputs**: ${input.outputDir}`,
+      input.resumedFrom ? `**Resumes** run ${input.resumedFrom}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
+    ...(input.searchAttributes ? { typedSearchAttributes: [{ key: InputFileAttribute, value: name }] } : {}),
+  };
 }
