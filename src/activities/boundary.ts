@@ -33,6 +33,9 @@ export async function atBoundary<T>(body: (beat: Beat) => Promise<T>, intervalMs
   try {
     return await body(beat);
   } catch (err) {
+    // However the body noticed (an SDK's own abort error, a killed ffmpeg), a cancelled
+    // activity reports a cancellation, which the worker records as such rather than a failure.
+    if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
     if (err instanceof ProviderError) {
       throw failure(err.type, err.message, { retryAfterSeconds: err.details.retryAfterSeconds });
     }

@@ -70,6 +70,12 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
         } catch (err) {
           // Results and jobs expire (24 h): a job that no longer exists has to be redone.
           if (err instanceof ProviderError && err.details.status === 404) {
+            // An earlier attempt may already have replaced the vanished job before it died.
+            const recorded = await readJobFile(jobFile);
+            if (recorded?.jobId && recorded.jobId !== jobId && recorded.audioSha256 === input.audio.sha256) {
+              jobId = recorded.jobId;
+              continue;
+            }
             ctx.log.warn('Diarization job no longer exists; submitting a new one', { jobId });
             jobId = null;
             await submit();

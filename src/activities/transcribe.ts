@@ -4,11 +4,12 @@ import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { maxChunkSecondsFor, planChunks } from '../domain/chunk-plan';
 import type { ChunkSpan } from '../domain/pipeline';
-import type { ArtifactRef, Transcript, TranscriptSegment, Word } from '../domain/types';
+import type { ArtifactRef, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
 import type { MediaProcessor, Transcriber } from '../providers/interfaces';
 import { byteRangeFor, readWavInfo } from '../providers/wav';
 import { cleanTranscript } from '../domain/transcript-cleanup';
+import { stitchChunks, type ChunkTranscript } from '../domain/stitch';
 import { atBoundary } from './boundary';
 
 export interface PlanTranscriptionInput {
@@ -113,37 +114,17 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
 
   async function assembleTranscript(input: AssembleTranscriptInput): Promise<ArtifactRef> {
     return atBoundary(async () => {
-      const parts = await Promise.all(input.chunks.map((c) => deps.store.readJson<Transcript & { chunk: ChunkSpan }>(c)));
-      parts.sort((a, b) => a.chunk.index - b.chunk.index);
-      const words: Word[] = [];
-      const segments: TranscriptSegment[] = [];
-      const texts: string[] = [];
-      let language: string | null = null;
-      for (const p of parts) {
-        language ??= p.language;
-        // Seams: a chunk boundary sits in silence, so a word the previous chunk already
-        // covered (same text, overlapping time) is a duplicate of the same speech.
-        const lastEnd = words.length > 0 ? words[words.length - 1]!.end : -Infinity;
-        for (const w of p.words) {
-          const prev = words[words.length - 1];
-          if (prev && w.start < lastEnd - 0.02 && normalise(prev.word) === normalise(w.word)) continue;
-          words.push(w);
-        }
-        segments.push(...p.segments);
-        if (p.text) texts.push(p.text);
-      }
-      const transcript: Transcript = { language, duration: input.duration, text: texts.join(' '), words, segments };
+      const parts = await Promise.all(input.chunks.map((c) => deps.store.readJson<ChunkTranscript>(c)));
+      const { transcript, mergedAtSeams } = stitchChunks(parts, input.duration);
+      const { words, segments, language } = transcript;
       const ref = await deps.store.writeJson(path.join(input.interimDir, 'transcript.json'), transcript);
-      return { ...ref, metadata: { words: words.length, segments: segments.length, chunks: parts.length, language } };
+      return { ...ref, metadata: { words: words.length, segments: segments.length, chunks: parts.length, language, merged_at_seams: mergedAtSeams } };
     });
   }
 
   return { planTranscription, transcribeChunk, assembleTranscript };
 }
 
-function normalise(w: string): string {
-  return w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
-}
 
 /** gpt-4o-transcribe-diarize rejects a prompt; the other OpenAI models take one. */
 function acceptsPrompt(model: string): boolean {

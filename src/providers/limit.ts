@@ -9,6 +9,7 @@ export class Semaphore {
   constructor(private readonly limit: number) {}
 
   async run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     if (this.active >= this.limit) {
       await new Promise<void>((resolve, reject) => {
         const ready = () => {
