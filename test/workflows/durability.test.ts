@@ -11,7 +11,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { preparePipelineInput } from '../../src/client/commands/run';
 import { findTemporalCli } from '../../src/client/dev-server';
 import type { PipelineOptions } from '../../src/domain/options';
-import type { ProgressSnapshot } from '../../src/domain/pipeline';
+import type { ProgressSnapshot, SpeechPipelineInput } from '../../src/domain/pipeline';
 import { EXPORT_FORMATS, type StageName } from '../../src/domain/stages';
 import { StateRecordSchema } from '../../src/domain/state-record';
 import type { ArtifactRef } from '../../src/domain/types';
@@ -97,7 +97,7 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
   });
 
   /** Starts the pipeline for the shared recording under its own id and folders. */
-  async function start(tag: string): Promise<{ handle: WorkflowHandle<typeof speechPipeline>; workflowId: string }> {
+  async function start(tag: string, settings: Partial<SpeechPipelineInput['settings']> = {}): Promise<{ handle: WorkflowHandle<typeof speechPipeline>; workflowId: string }> {
     const { input } = await preparePipelineInput(config, recording.path, { options: OPTIONS, formats: [...EXPORT_FORMATS], searchAttributes: true });
     const workflowId = `${input.pipelineId}-${tag}`;
     const base = path.join(server.dataDir, 'runs', tag);
@@ -106,6 +106,7 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
       interimDir: path.join(base, 'interim'),
       outputDir: path.join(base, 'output'),
       stateRecordPath: path.join(server.dataDir, 'checkpoints', `${workflowId}_state.json`),
+      settings: { ...input.settings, ...settings },
     });
     const handle = await client.workflow.start<typeof speechPipeline>('speechPipeline', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
     return { handle, workflowId };
@@ -280,6 +281,72 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
       openaiOpts.latency = slow;
       await w.stop();
     }
+  });
+
+  it('retries a 429 after its Retry-After and 5xx with backoff, and `speech status` shows the retrying activity', async () => {
+    const w = await worker();
+    try {
+      const o0 = emus.openai.requests.length;
+      emus.openai.faults.add({ endpoint: 'transcriptions', kind: 'status', status: 429, retryAfterSeconds: 3, times: 1 });
+      emus.openai.faults.add({ endpoint: 'transcriptions', kind: 'status', status: 503, times: -1, afterRequests: 1 });
+      // One chunk at a time, so the requests of the first chunk come in order.
+      const { handle, workflowId } = await start('retries', { transcribeConcurrency: 1 });
+      const deadline = Date.now() + 30_000;
+      let status: { retrying: { activity: string; attempt: number; last_failure: string }[] } | null = null;
+      while (Date.now() < deadline) {
+        const r = await speech(['status', workflowId, '--json'], { env });
+        status = JSON.parse(r.stdout) as typeof status;
+        if (status!.retrying.some((a) => /503/.test(a.last_failure))) break;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const retrying = status!.retrying.find((a) => /503/.test(a.last_failure));
+      assert.ok(retrying, JSON.stringify(status));
+      assert.equal(retrying.activity, 'transcribeChunk');
+      assert.ok(retrying.attempt >= 2);
+      emus.openai.faults.clear();
+      const result = await handle.result();
+      await assertExportsMatchBaseline(result);
+      // The first chunk: refused with 429, tried again no sooner than Retry-After said, then 503.
+      const sent = emus.openai.requests.slice(o0).filter((r) => r.path === '/v1/audio/transcriptions');
+      assert.deepEqual(sent.slice(0, 2).map((r) => r.status), [429, 503]);
+      const waited = Date.parse(sent[1]!.at) - Date.parse(sent[0]!.at);
+      assert.ok(waited >= 2900, `retried after ${waited} ms`);
+    } finally {
+      emus.openai.faults.clear();
+      await w.stop();
+    }
+  });
+
+  it('drains on SIGTERM (the running activity finishes, not retried) and exits at once on a second signal', async () => {
+    const w1 = await worker({ FAULT_ACTIVITY_DELAYS: 'mergeTranscript:2500' });
+    const { handle } = await start('drain');
+    await waitFor(handle, (p) => p.stages.merge.status === 'running', 'merge to run');
+    await new Promise((r) => setTimeout(r, 300));
+    w1.child.kill('SIGTERM');
+    assert.equal(await w1.exited, 0, w1.output());
+    const history = await handle.fetchHistory();
+    const types = new Map<string, string>();
+    let mergeStarts = 0;
+    let mergeCompleted = false;
+    for (const e of history.events ?? []) {
+      if (e.activityTaskScheduledEventAttributes) types.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+      if (e.activityTaskStartedEventAttributes && types.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) === 'mergeTranscript') mergeStarts += 1;
+      if (e.activityTaskCompletedEventAttributes && types.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId)) === 'mergeTranscript') mergeCompleted = true;
+    }
+    assert.ok(mergeCompleted, 'the activity running at SIGTERM completed during the drain');
+    assert.equal(mergeStarts, 1, 'and was not retried');
+
+    const w2 = await worker({ FAULT_ACTIVITY_DELAYS: 'exportTranscript:20000' });
+    await waitFor(handle, (p) => p.stages.export.status === 'running', 'export to run');
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    w2.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    w2.child.kill('SIGTERM');
+    assert.equal(await w2.exited, 130);
+    assert.ok(Date.now() - t0 < 5000, 'the second signal does not wait for the grace period');
+    await worker();
+    await assertExportsMatchBaseline(await handle.result());
   });
 
   it('ten concurrent `speech run` of one file make one workflow execution', async () => {

@@ -20,13 +20,28 @@ async function handleFor(ctx: CliContext, id: string) {
 }
 
 /** The progress of a run: from the live query when it runs, from the state record otherwise. */
-async function progressOf(ctx: CliContext, id: string): Promise<{ status: string; progress: ProgressSnapshot | null; runId: string }> {
+/** An activity that is being retried, with the failure of its last attempt. */
+export interface RetryingActivity {
+  activity: string;
+  attempt: number;
+  last_failure: string;
+}
+
+async function progressOf(
+  ctx: CliContext,
+  id: string,
+): Promise<{ status: string; progress: ProgressSnapshot | null; runId: string; retrying: RetryingActivity[] }> {
   const { handle, description } = await handleFor(ctx, id);
   if (description.status.name === 'RUNNING') {
     const progress = await handle.query(progressQuery).catch(() => null);
-    return { status: 'RUNNING', progress, runId: description.runId };
+    // The workflow sees an activity's failures only once retries are exhausted; the server
+    // knows the last failure of each attempt, which is what explains a slow run.
+    const retrying = (description.raw.pendingActivities ?? [])
+      .filter((a) => (a.attempt ?? 1) > 1 && a.lastFailure?.message)
+      .map((a) => ({ activity: a.activityType?.name ?? '?', attempt: a.attempt ?? 0, last_failure: a.lastFailure?.message ?? '' }));
+    return { status: 'RUNNING', progress, runId: description.runId, retrying };
   }
-  return { status: description.status.name, progress: null, runId: description.runId };
+  return { status: description.status.name, progress: null, runId: description.runId, retrying: [] };
 }
 
 export async function statusCommand(id: string, flags: { json?: boolean }): Promise<number> {
@@ -35,12 +50,13 @@ export async function statusCommand(id: string, flags: { json?: boolean }): Prom
     const s = await progressOf(ctx, id);
     const record = await readRecord(ctx.config.dataDir, id).catch(() => null);
     if (flags.json) {
-      printJson({ ok: true, workflow_id: id, run_id: s.runId, temporal_status: s.status, progress: s.progress, record, web_ui: webUiLink(ctx.config, id, s.runId) });
+      printJson({ ok: true, workflow_id: id, run_id: s.runId, temporal_status: s.status, progress: s.progress, retrying: s.retrying, record, web_ui: webUiLink(ctx.config, id, s.runId) });
     } else {
       console.log(`${id}: ${s.status.toLowerCase()}${s.progress ? ` — ${progressLine(s.progress)}` : ''}`);
       if (s.progress) for (const l of stageLines(s.progress)) console.log(l);
       else if (record) console.log(`  completed stages: ${record.completed_stages.join(', ') || 'none'}${record.error ? `\n  error: ${record.error.message}` : ''}`);
       if (s.progress?.error) console.log(`  last error: ${s.progress.error.message}`);
+      for (const r of s.retrying) console.log(`  retrying ${r.activity} (attempt ${r.attempt}): ${r.last_failure}`);
       const link = webUiLink(ctx.config, id, s.runId);
       if (link) console.log(`Web UI: ${link}`);
     }
