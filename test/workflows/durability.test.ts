@@ -3,7 +3,7 @@
 // ten times at once, and queried with the official `temporal` CLI.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFile, readFile, rm } from 'node:fs/promises';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -239,6 +239,37 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
     const activities = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
     assert.ok(!activities.includes('convertAudio') && !activities.includes('diarizeAudio'), activities.join(','));
     await w.stop();
+  });
+
+  it('runs a stage again when its recorded artifact was corrupted, instead of trusting it', async () => {
+    const file = path.join(dir, 'planning-corrupt.wav');
+    await copyFile(recording.path, file);
+    const w = await worker();
+    try {
+      emus.openai.faults.add({ endpoint: 'transcriptions', kind: 'status', status: 401, times: -1 });
+      const failed = await speech(['run', file, '--no-worker', '--json'], { env });
+      emus.openai.faults.clear();
+      assert.equal(failed.code, 2, failed.stdout + failed.stderr);
+      const id = (JSON.parse(failed.stdout) as { runs: { pipeline_id: string }[] }).runs[0]!.pipeline_id;
+      const converted = path.join(server.dataDir, 'interim', id, 'converted.wav');
+      const bytes = await readFile(converted);
+      bytes[bytes.length - 1000] = bytes[bytes.length - 1000]! ^ 0xff;
+      await writeFile(converted, bytes);
+      const jobs0 = emus.pyannote.jobs.size;
+
+      const resumed = await speech(['run', file, '--no-worker', '--json'], { env });
+      assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+      const record = StateRecordSchema.parse(JSON.parse(await readFile(path.join(server.dataDir, 'checkpoints', `${id}_state.json`), 'utf8')));
+      const reused = Object.fromEntries(record.checkpoints.map((c) => [c.stage, c.reused]));
+      // Diarization was computed from the damaged file, so it is redone too; conversion is
+      // deterministic, so the redone audio matches the job already paid for and no new job starts.
+      assert.deepEqual(reused, { audio_conversion: false, diarization: false, transcription: false, merge: false, export: false });
+      assert.equal(emus.pyannote.jobs.size, jobs0, 'the existing diarization job was polled again, not paid for twice');
+      assert.equal((await sha256File(converted)).sha256, record.checkpoints[0]!.sha256);
+    } finally {
+      emus.openai.faults.clear();
+      await w.stop();
+    }
   });
 
   it('cancels during transcription: run cancelled, nothing left running, and a later run reuses the finished stages', async () => {
