@@ -1,9 +1,9 @@
 // The mirrored state record: a snake_case superset of the original checkpoint format,
 // built from the workflow's state and read back by the offline tools.
 import { z } from 'zod';
-import type { PipelineState } from './pipeline';
+import type { PipelineState, SpeechPipelineInput } from './pipeline';
 import type { PipelineOptions } from './options';
-import { STAGES, type ExportFormat } from './stages';
+import { STAGES } from './stages';
 
 const ArtifactRefSchema = z.object({
   path: z.string(),
@@ -56,17 +56,12 @@ export const StateRecordSchema = z.object({
 });
 export type StateRecord = z.infer<typeof StateRecordSchema>;
 
-export interface StateRecordContext {
+/** What the record says beyond the workflow's state: the run's identity and its input. */
+export type StateRecordContext = Pick<SpeechPipelineInput, 'inputSha256' | 'inputBytes' | 'options' | 'formats' | 'interimDir' | 'outputDir'> & {
   workflowId: string;
   runId: string | null;
-  inputSha256: string;
-  inputBytes: number;
-  options: PipelineOptions;
-  formats: ExportFormat[];
-  interimDir: string;
-  outputDir: string;
   resumedFrom: string | null;
-}
+};
 
 /** Snake_case options, the original tool's naming. */
 export function optionsRecord(o: PipelineOptions): Record<string, unknown> {

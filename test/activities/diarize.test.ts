@@ -15,18 +15,10 @@ import type { DiarizationHints } from '../../src/providers/interfaces';
 import { createPyannoteDiarizer } from '../../src/providers/pyannote-diarizer';
 import { type PyannoteEmulator, startPyannoteEmulator } from '../emulators';
 import { type Recording, makeTwoSpeakerRecording } from '../helpers/audio';
-import { mockActivityEnv, testTmpDir } from '../helpers/temporal';
+import { mockActivityEnv, testTmpDir, until } from '../helpers/temporal';
 
 const KEY = 'test-pyannote-key';
 const NO_HINTS: DiarizationHints = { numSpeakers: null, minSpeakers: null, maxSpeakers: null };
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('diarizeAudio activity (pyannote.ai emulator)', function () {
   this.timeout(60_000);

@@ -17,7 +17,7 @@ import { createOpenAITranscriber } from '../../src/providers/openai-transcriber'
 import { readWavInfo } from '../../src/providers/wav';
 import { type OpenAIEmulator, type Region, analyzeAudio, speechRegions, startOpenAIEmulator } from '../emulators';
 import { type Recording, makeTwoSpeakerRecording } from '../helpers/audio';
-import { mockActivityEnv, testTmpDir } from '../helpers/temporal';
+import { mockActivityEnv, testTmpDir, until } from '../helpers/temporal';
 
 const KEY = 'test-openai-key';
 
@@ -32,14 +32,6 @@ const TURNS = [
   { speaker: 'A', text: 'We should share the notes.' },
   { speaker: 'B', text: 'I will send them today.' },
 ] as const;
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('transcription activities (OpenAI emulator, real ffmpeg)', function () {
   this.timeout(60_000);

@@ -9,7 +9,7 @@ import { startEmulators, type Emulators } from '../emulators';
 import { makeLongRecording, makeTwoSpeakerRecording } from '../helpers/audio';
 import { speech } from '../helpers/cli';
 import { pipelineEnv } from '../helpers/pipeline';
-import { freePort, testTmpDir } from '../helpers/temporal';
+import { serverPort, testTmpDir } from '../helpers/temporal';
 
 interface RunJson {
   ok: boolean;
@@ -27,8 +27,7 @@ describe('batches and long recordings (CLI)', function () {
     dir = await testTmpDir('speech-batch-');
     dataDir = path.join(dir, 'data');
     emus = await startEmulators();
-    let port = await freePort();
-    while (port + 1000 > 65000) port = await freePort();
+    const port = await serverPort();
     env = pipelineEnv({ address: `127.0.0.1:${port}`, dataDir }, emus);
   });
 

@@ -13,7 +13,7 @@ import { makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
 import { readRecordJson, recordPath, speechInBackground, waitFor, type Background } from '../helpers/checkpoints';
 import { speech, type CliResult } from '../helpers/cli';
 import { pipelineEnv } from '../helpers/pipeline';
-import { freePort, testTmpDir } from '../helpers/temporal';
+import { serverPort, testTmpDir } from '../helpers/temporal';
 
 interface ListJson {
   ok: boolean;
@@ -55,8 +55,7 @@ describe('checkpoint tools (real runs, embedded Temporal server)', function () {
       makeTwoSpeakerRecording({ dir, name: 'alpha', turns: [{ speaker: 'A', text: 'Hello there, how are you today.' }, { speaker: 'B', text: 'I am fine, thank you very much.' }] }),
       makeTwoSpeakerRecording({ dir, name: 'bravo', turns: [{ speaker: 'A', text: 'The weather is nice this morning.' }, { speaker: 'B', text: 'Yes, it is sunny and warm outside.' }] }),
     ]);
-    let port = await freePort();
-    while (port + 1000 > 65000) port = await freePort();
+    const port = await serverPort();
     env = pipelineEnv({ address: `127.0.0.1:${port}`, dataDir }, emus);
 
     // Two finished runs; the first `speech run` starts the embedded server.

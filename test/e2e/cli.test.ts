@@ -9,7 +9,7 @@ import { startEmulators, type Emulators } from '../emulators';
 import { makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
 import { speech } from '../helpers/cli';
 import { assertSpeakersMatchTurns, pipelineEnv, readMergedJson } from '../helpers/pipeline';
-import { freePort, testTmpDir } from '../helpers/temporal';
+import { serverPort, testTmpDir } from '../helpers/temporal';
 
 describe('speech CLI (child process, embedded Temporal server)', function () {
   this.timeout(180_000);
@@ -23,8 +23,7 @@ describe('speech CLI (child process, embedded Temporal server)', function () {
     dir = await testTmpDir('speech-cli-');
     dataDir = path.join(dir, 'data');
     [emus, recording] = await Promise.all([startEmulators(), makeTwoSpeakerRecording({ dir, name: 'interview' })]);
-    let port = await freePort();
-    while (port + 1000 > 65000) port = await freePort();
+    const port = await serverPort();
     env = pipelineEnv({ address: `127.0.0.1:${port}`, dataDir }, emus);
   });
 

@@ -29,11 +29,20 @@ export interface TestServer {
   restart(): Promise<void>;
 }
 
-/** A port whose UI port (port + 1000) is free too, for a server with its Web UI. */
-async function serverPort(): Promise<number> {
+/** A free port that leaves room for the Web UI on port + 1000, as the embedded server uses. */
+export async function serverPort(): Promise<number> {
   for (;;) {
     const p = await freePort();
-    if (p + 1000 < 65535) return p;
+    if (p + 1000 < 65000) return p;
+  }
+}
+
+/** Polls `cond` until it holds, failing with `what` after `timeoutMs`. */
+export async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
