@@ -98,6 +98,22 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
+ * Whether the recorded server still runs: its pid is alive *and* is the `temporal` process on
+ * our database. Pids are reused (quickly, where pid_max is 32768), and signalling a reused pid's
+ * process group would hit an unrelated program.
+ */
+export function serverAlive(info: DevServerInfo): boolean {
+  if (!processAlive(info.pid)) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes(info.dbFile);
+  } catch {
+    // No /proc (macOS): the pid check is all there is.
+    return process.platform !== 'linux';
+  }
+}
+
+/**
  * Starts the dev server unless another process is starting it right now (several `speech run`
  * at once): one takes the lock file and starts it, the others wait until it serves.
  */
@@ -123,8 +139,13 @@ export async function ensureDevServer(opts: DevServerOptions, waitMs = 60_000): 
       }
     }
     if (await isServing(opts.address, opts.namespace, 1000)) return null;
-    // A starter that died leaves its lock behind.
-    const holder = Number(readFileSync(lock, { encoding: 'utf8', flag: 'r' }) || 0);
+    // A starter that died leaves its lock behind (the lock may also vanish as we look).
+    let holder = 0;
+    try {
+      holder = Number(readFileSync(lock, 'utf8')) || 0;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
     if (holder > 0 && !processAlive(holder)) rmSync(lock, { force: true });
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -135,7 +156,7 @@ export async function ensureDevServer(opts: DevServerOptions, waitMs = 60_000): 
 export async function startDevServer(opts: DevServerOptions, waitMs = 60_000): Promise<DevServerInfo> {
   const cli = findTemporalCli(opts.cliPath);
   const running = readServerInfo(opts.dataDir);
-  if (running && processAlive(running.pid) && running.address !== opts.address) {
+  if (running && serverAlive(running) && running.address !== opts.address) {
     // Two servers on one SQLite file would corrupt it.
     throw new DevServerError(
       `An embedded Temporal server for ${opts.dataDir} already runs on ${running.address} (pid ${running.pid}). Set TEMPORAL_ADDRESS=${running.address}, or stop it with \`speech server stop\` first.`,
@@ -171,7 +192,7 @@ export async function startDevServer(opts: DevServerOptions, waitMs = 60_000): P
   writeFileSync(pidFile(opts.dataDir), JSON.stringify(info, null, 2));
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
-    if (!processAlive(child.pid)) {
+    if (!serverAlive(info)) {
       throw new DevServerError(`The Temporal dev server exited at start; its log is ${logFile}:\n${tail(logFile)}`);
     }
     if (await isServing(opts.address, opts.namespace, 1000)) return info;
@@ -183,14 +204,14 @@ export async function startDevServer(opts: DevServerOptions, waitMs = 60_000): P
 /** Stops the server recorded under DATA_DIR; waits for it to exit so its database is closed. */
 export async function stopDevServer(dataDir: string, waitMs = 15_000): Promise<boolean> {
   const info = readServerInfo(dataDir);
-  if (!info || !processAlive(info.pid)) {
+  if (!info || !serverAlive(info)) {
     rmSync(pidFile(dataDir), { force: true });
     return false;
   }
   signalGroup(info.pid, 'SIGTERM');
   const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline && processAlive(info.pid)) await new Promise((r) => setTimeout(r, 100));
-  if (processAlive(info.pid)) signalGroup(info.pid, 'SIGKILL');
+  while (Date.now() < deadline && serverAlive(info)) await new Promise((r) => setTimeout(r, 100));
+  if (serverAlive(info)) signalGroup(info.pid, 'SIGKILL');
   rmSync(pidFile(dataDir), { force: true });
   return true;
 }

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { startDevServer, stopDevServer, type DevServerInfo } from '../../src/client/dev-server';
+import { readFileSync } from 'node:fs';
+import { serverAlive, startDevServer, stopDevServer, type DevServerInfo } from '../../src/client/dev-server';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,6 +53,20 @@ export async function startTestServer(opts: { dataDir?: string; headless?: boole
   const address = `127.0.0.1:${port}`;
   const start = () => startDevServer({ dataDir, address, namespace: 'default', cliPath: process.env.TEMPORAL_CLI_PATH, headless: opts.headless ?? true });
   let info = await start();
+  let stopping = false;
+  // A server that dies under a test explains every failure after it: say so, with its log.
+  const watch = setInterval(() => {
+    if (stopping || serverAlive(info)) return;
+    clearInterval(watch);
+    let tail = '';
+    try {
+      tail = readFileSync(info.logFile, 'utf8').split('\n').slice(-30).join('\n');
+    } catch {
+      tail = '(no log)';
+    }
+    console.error(`\n[test harness] the Temporal dev server on ${address} (pid ${info.pid}) died unexpectedly; last log lines:\n${tail}\n`);
+  }, 1000);
+  watch.unref();
   return {
     address,
     dataDir,
@@ -59,12 +74,16 @@ export async function startTestServer(opts: { dataDir?: string; headless?: boole
       return info;
     },
     async stop(o = {}) {
+      stopping = true;
+      clearInterval(watch);
       await stopDevServer(dataDir);
       if (!o.keepData) await rm(dataDir, { recursive: true, force: true });
     },
     async restart() {
+      stopping = true;
       await stopDevServer(dataDir);
       info = await start();
+      stopping = false;
     },
   };
 }

@@ -376,8 +376,9 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
     w2.child.kill('SIGTERM');
     assert.equal(await w2.exited, 130);
     assert.ok(Date.now() - t0 < 5000, 'the second signal does not wait for the grace period');
-    await worker();
+    const w3 = await worker();
     await assertExportsMatchBaseline(await handle.result());
+    await w3.stop();
   });
 
   it('ten concurrent `speech run` of one file make one workflow execution', async () => {

@@ -1,6 +1,6 @@
 // `speech server start|stop|status`: the embedded Temporal dev server under DATA_DIR.
 import { loadConfig } from '../../config';
-import { cliVersion, isServing, processAlive, readServerInfo, startDevServer, stopDevServer, uiPortFor } from '../dev-server';
+import { cliVersion, isServing, readServerInfo, serverAlive, startDevServer, stopDevServer, uiPortFor } from '../dev-server';
 import { EXIT, UsageError } from '../errors';
 import { printJson } from '../output';
 
@@ -41,7 +41,7 @@ export async function serverCommand(action: string, flags: { json?: boolean; hea
         address,
         namespace,
         serving,
-        embedded: info && processAlive(info.pid) ? { pid: info.pid, db_file: info.dbFile, log_file: info.logFile } : null,
+        embedded: info && serverAlive(info) ? { pid: info.pid, db_file: info.dbFile, log_file: info.logFile } : null,
         web_ui: serving ? config.temporal.uiUrl ?? `http://localhost:${uiPortFor(address)}` : null,
         cli: cliVersion(config.temporal.cliPath),
       };
