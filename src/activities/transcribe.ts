@@ -2,7 +2,7 @@
 // then stitch the chunks into one transcript with absolute times.
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
-import { maxChunkSecondsFor, planChunks } from '../domain/chunk-plan';
+import { maxChunkSecondsFor, planBalancedChunks } from '../domain/chunk-plan';
 import type { ChunkSpan } from '../domain/pipeline';
 import type { ArtifactRef, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
@@ -17,6 +17,8 @@ export interface PlanTranscriptionInput {
   interimDir: string;
   model: string;
   maxChunkSeconds: number;
+  /** Chunks transcribed at once: the plan gives each lane an equal share. */
+  lanes?: number;
 }
 
 export interface TranscriptionPlan {
@@ -57,7 +59,7 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
           ? []
           : (beat({ phase: 'detecting silences' }),
             await deps.media.detectSilences(input.audio.path, { noiseDb: SILENCE_NOISE_DB, minSeconds: SILENCE_MIN_SECONDS, signal }));
-      const chunks = planChunks({ duration: wav.durationSeconds, silences, maxChunkSeconds: limit }).map((c) => ({
+      const chunks = planBalancedChunks({ duration: wav.durationSeconds, silences, maxChunkSeconds: limit, lanes: input.lanes ?? 1 }).map((c) => ({
         index: c.index,
         start: c.start,
         end: c.end,

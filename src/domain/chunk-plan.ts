@@ -138,3 +138,64 @@ export function maxChunkSecondsFor(
   const cap = MODEL_DURATION_CAPS.find((c) => c.pattern.test(model))?.seconds ?? Infinity;
   return Math.min(cap, bySize);
 }
+
+export interface PlanBalancedChunksInput {
+  duration: number;
+  silences: Silence[];
+  maxChunkSeconds: number;
+  /** How many chunks are transcribed at once; the plan gives every lane the same share. */
+  lanes: number;
+  /** Chunks are not made shorter than this to fill lanes. Default 60 s. */
+  minChunkSeconds?: number;
+}
+
+/**
+ * A plan for parallel transcription: as many chunks as the limit requires, rounded up to a
+ * multiple of the lanes so every lane gets the same amount of audio and all finish together
+ * (12 chunks of 598 s and a 32 s tail on 8 lanes take two full rounds; 16 of 450 s take two
+ * rounds of less). Each cut goes to the middle of the longest silence near its even share,
+ * within what keeps both neighbours under the limit. Audio that fits in one request stays one.
+ */
+export function planBalancedChunks(input: PlanBalancedChunksInput): PlannedChunk[] {
+  const { duration, maxChunkSeconds: max } = input;
+  if (!(max > 0)) throw new RangeError(`maxChunkSeconds must be positive, got ${max}`);
+  if (!(duration > 0)) return [];
+  const needed = Math.ceil(duration / max - EPSILON);
+  if (needed <= 1) return [{ index: 0, start: 0, end: duration, cutInSilence: false }];
+  const lanes = Math.max(1, Math.floor(input.lanes));
+  const minLen = Math.min(input.minChunkSeconds ?? 60, duration / needed);
+  const count = Math.max(needed, Math.min(lanes * Math.ceil(needed / lanes), Math.floor(duration / minLen + EPSILON)));
+  const share = duration / count;
+  // How far a cut may move from its even share to find silence.
+  const window = Math.min(30, share / 4);
+  const chunks: PlannedChunk[] = [];
+  let cursor = 0;
+  for (let k = 1; k < count; k++) {
+    const remaining = count - k;
+    // Keep this chunk under the limit and leave the rest room to stay under it too.
+    const lo = Math.max(cursor + EPSILON, duration - remaining * max, k * share - window);
+    const hi = Math.min(cursor + max, k * share + window);
+    const target = Math.min(Math.max(k * share, lo), hi);
+    const silent = lo <= hi ? nearestSilenceCut(input.silences, lo, hi, target) : null;
+    const at = silent ?? target;
+    chunks.push({ index: k - 1, start: cursor, end: at, cutInSilence: silent !== null });
+    cursor = at;
+  }
+  chunks.push({ index: count - 1, start: cursor, end: duration, cutInSilence: false });
+  return chunks;
+}
+
+/** The middle of the silence (clipped to [from, to]) whose middle is nearest `target`; longer wins ties. */
+function nearestSilenceCut(silences: readonly Silence[], from: number, to: number, target: number): number | null {
+  let best: { at: number; distance: number; length: number } | null = null;
+  for (const s of silences) {
+    const start = Math.max(s.start, from);
+    const end = Math.min(s.end, to);
+    const length = end - start;
+    if (length <= 0) continue;
+    const at = (start + end) / 2;
+    const distance = Math.abs(at - target);
+    if (!best || distance < best.distance - EPSILON || (Math.abs(distance - best.distance) <= EPSILON && length > best.length)) best = { at, distance, length };
+  }
+  return best?.at ?? null;
+}

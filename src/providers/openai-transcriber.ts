@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Failure } from '../domain/failures';
 import type { Transcript, Word } from '../domain/types';
 import { ProviderError, parseRetryAfter } from './errors';
+import { streamingFetch } from './http';
 import type { TranscribeRequest, Transcriber } from './interfaces';
 import { readWavInfo, wavHeader } from './wav';
 
@@ -37,7 +38,7 @@ export interface OpenAITranscriberOptions {
 }
 
 export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcriber {
-  const client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, timeout: opts.timeoutMs ?? 10 * 60_000 });
+  const client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, timeout: opts.timeoutMs ?? 10 * 60_000, fetch: streamingFetch });
 
   return {
     async transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<Transcript> {

@@ -1,9 +1,9 @@
 // Diarizer on the pyannote.ai HTTP API: temporary media upload, job submission, polling.
 // The service has no idempotency key, so callers keep the job id and poll it again after a crash.
-import { openAsBlob } from 'node:fs';
 import { z } from 'zod';
 import { Failure } from '../domain/failures';
 import { ProviderError, parseRetryAfter } from './errors';
+import { putFile } from './http';
 import type { DiarizationHints, DiarizationJob, Diarizer } from './interfaces';
 
 const TurnSchema = z.object({ speaker: z.string(), start: z.coerce.number(), end: z.coerce.number() });
@@ -50,9 +50,14 @@ export function createPyannoteDiarizer(opts: PyannoteOptions): Diarizer {
   return {
     async upload(file, mediaKey, signal) {
       const input = z.object({ url: z.string().url() }).parse(await call('POST', '/v1/media/input', { url: mediaKey }, signal));
-      const blob = await openAsBlob(file);
       // The presigned URL carries its own authorisation; sending ours there would leak the key.
-      const put = await send(input.url, { method: 'PUT', body: blob, headers: { 'content-type': 'application/octet-stream' }, signal: withTimeout(signal, Math.max(timeoutMs, 30 * 60_000)) }, signal);
+      let put: Response;
+      try {
+        put = await putFile(input.url, file, { signal: withTimeout(signal, Math.max(timeoutMs, 30 * 60_000)) });
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        throw new ProviderError(Failure.ProviderUnavailable, `Could not upload the audio to pyannote.ai's media store: ${(err as Error).message}`, { provider: 'pyannote' });
+      }
       if (!put.ok) throw classifyPyannoteResponse(put, await put.text());
       await put.arrayBuffer().catch(() => undefined);
       return mediaKey;

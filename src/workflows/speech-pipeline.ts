@@ -205,6 +205,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
       interimDir: input.interimDir,
       model: input.options.transcribeModel,
       maxChunkSeconds: input.settings.chunkMaxSeconds,
+      lanes: input.settings.transcribeConcurrency,
     });
     state.chunks = { total: plan.chunks.length, done: 0, inFlight: [] };
     const reusable = await reusableChunks(plan.chunks);

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { planBalancedChunks } from '../../src/domain/chunk-plan';
+
+describe('planBalancedChunks', () => {
+  it('keeps audio that fits in one request as one chunk', () => {
+    assert.deepEqual(planBalancedChunks({ duration: 500, silences: [], maxChunkSeconds: 600, lanes: 8 }), [{ index: 0, start: 0, end: 500, cutInSilence: false }]);
+  });
+
+  it('gives eight lanes sixteen equal shares of two hours instead of twelve full chunks and a tail', () => {
+    const plan = planBalancedChunks({ duration: 7200, silences: [], maxChunkSeconds: 600, lanes: 8 });
+    assert.equal(plan.length, 16);
+    for (const c of plan) assert.ok(Math.abs(c.end - c.start - 450) < 1e-6);
+  });
+
+  it('moves each cut to the silence nearest its share', () => {
+    const plan = planBalancedChunks({ duration: 1000, silences: [{ start: 240, end: 242 }, { start: 262, end: 263 }, { start: 520, end: 521 }, { start: 748, end: 750 }], maxChunkSeconds: 300, lanes: 4 });
+    assert.deepEqual(plan.map((c) => c.end), [241, 520.5, 749, 1000]);
+    assert.deepEqual(plan.map((c) => c.cutInSilence), [true, true, true, false]);
+  });
+
+  it('does not make chunks shorter than a minute to fill lanes', () => {
+    const plan = planBalancedChunks({ duration: 130, silences: [], maxChunkSeconds: 100, lanes: 8 });
+    assert.equal(plan.length, 2);
+  });
+
+  it('covers the audio exactly once with every chunk under the limit, in a multiple of the lanes where it can (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 1, max: 20_000, noNaN: true }),
+        fc.double({ min: 30, max: 1500, noNaN: true }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0.05, max: 5, noNaN: true })), { maxLength: 60 }),
+        (duration, max, lanes, raw) => {
+          const silences = raw.map(([p, len]) => ({ start: p * duration, end: Math.min(duration, p * duration + len) }));
+          const plan = planBalancedChunks({ duration, silences, maxChunkSeconds: max, lanes });
+          assert.equal(plan[0]!.start, 0);
+          assert.equal(plan[plan.length - 1]!.end, duration);
+          plan.forEach((c, i) => {
+            assert.equal(c.index, i);
+            assert.ok(c.end > c.start, `empty chunk ${i}`);
+            assert.ok(c.end - c.start <= max + 1e-6, `chunk ${i} is ${c.end - c.start} s > ${max}`);
+            if (i > 0) assert.equal(c.start, plan[i - 1]!.end);
+          });
+          const needed = Math.ceil(duration / max - 1e-9);
+          if (needed > 1 && duration / (lanes * Math.ceil(needed / lanes)) >= 60) assert.equal(plan.length % lanes, 0, `${plan.length} chunks for ${lanes} lanes`);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
