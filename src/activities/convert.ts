@@ -9,6 +9,10 @@ import type { MediaProcessor } from '../providers/interfaces';
 import { readWavInfo } from '../providers/wav';
 import { atBoundary, failure } from './boundary';
 
+/** Silence below this level, for at least this long, is a place to cut chunks. */
+export const SILENCE_DETECTION = { noiseDb: -35, minSeconds: 0.3 } as const;
+export const SILENCES_FILE = 'silences.json';
+
 export interface ConvertAudioInput {
   inputFile: string;
   inputSha256: string;
@@ -27,14 +31,22 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
         throw failure(Failure.InputMissing, `The input file ${inputFile} cannot be read on the worker: ${(err as Error).message}`);
       }
       if (size === 0) throw failure(Failure.InvalidMedia, `${inputFile} is empty (0 bytes): nothing to transcribe.`);
-      beat({ phase: 'hashing' });
-      const { sha256 } = await sha256File(inputFile, signal);
-      if (sha256 !== input.inputSha256) {
-        throw failure(Failure.InputMissing, `${inputFile} changed since the run started (sha256 differs); start a new run for the new content.`);
-      }
+      // The input is hashed while it is probed and converted (both only read it); the check
+      // that it is still the file the run was started for comes before anything is kept.
+      const hashing = sha256File(inputFile, signal);
+      hashing.catch(() => undefined);
+      const checkUnchanged = async () => {
+        if ((await hashing).sha256 !== input.inputSha256) {
+          throw failure(Failure.InputMissing, `${inputFile} changed since the run started (sha256 differs); start a new run for the new content.`);
+        }
+      };
 
-      const probe = await deps.media.probe(inputFile, signal);
+      const probe = await deps.media.probe(inputFile, signal).catch(async (err: unknown) => {
+        await checkUnchanged();
+        throw err;
+      });
       if (probe.audioStreams === 0) {
+        await checkUnchanged();
         const what = probe.videoStreams > 0 ? 'a video with no audio track' : 'a file with no audio stream';
         throw failure(Failure.InvalidMedia, `${inputFile} is ${what} (${probe.formatName}): there is nothing to transcribe.`);
       }
@@ -47,10 +59,12 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
       await removeStaleTemporaryFiles(input.interimDir, 'converted.wav');
       try {
         beat({ phase: 'converting', seconds: 0, total: probe.durationSeconds });
-        await deps.media.toWav16kMono(inputFile, tmp, {
+        const { silences } = await deps.media.toWav16kMono(inputFile, tmp, {
           signal,
           onProgress: (p) => beat({ phase: 'converting', seconds: p.seconds, total: probe.durationSeconds }),
+          silences: SILENCE_DETECTION,
         });
+        await checkUnchanged();
         const wav = await readWavInfo(tmp);
         if (wav.durationSeconds < 0.1) {
           throw failure(Failure.InvalidMedia, `${inputFile} decodes to ${wav.durationSeconds.toFixed(2)} s of audio: too short to transcribe.`);
@@ -62,7 +76,12 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
           );
         }
         await deps.store.commit(tmp, output);
-        return await deps.store.describe(output, {
+        const ref = await deps.store.describe(output);
+        // Found in the same pass; the chunk planner takes them if they belong to this audio.
+        await deps.store.writeJson(path.join(input.interimDir, SILENCES_FILE), { audio_sha256: ref.sha256, ...SILENCE_DETECTION, silences });
+        return {
+          ...ref,
+          metadata: {
           duration_s: Math.round(wav.durationSeconds * 1000) / 1000,
           sample_rate: wav.sampleRate,
           channels: wav.channels,
@@ -71,7 +90,9 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
           source_sample_rate: probe.sampleRate,
           source_channels: probe.channels,
           source_duration_s: probe.durationSeconds,
-        });
+          silences: silences.length,
+          },
+        };
       } finally {
         await unlink(tmp).catch(() => undefined);
       }

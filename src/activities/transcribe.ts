@@ -11,6 +11,7 @@ import { byteRangeFor, readWavInfo } from '../providers/wav';
 import { cleanTranscript } from '../domain/transcript-cleanup';
 import { stitchChunks, type ChunkTranscript } from '../domain/stitch';
 import { atBoundary } from './boundary';
+import { SILENCE_DETECTION, SILENCES_FILE } from './convert';
 
 export interface PlanTranscriptionInput {
   audio: ArtifactRef;
@@ -43,9 +44,6 @@ export interface AssembleTranscriptInput {
   duration: number;
 }
 
-/** Silence below this level, for at least this long, is a place to cut. */
-const SILENCE_NOISE_DB = -35;
-const SILENCE_MIN_SECONDS = 0.3;
 
 export function makeTranscriptionActivities(deps: { media: MediaProcessor; store: ArtifactStore; transcriber: () => Transcriber }) {
   async function planTranscription(input: PlanTranscriptionInput): Promise<TranscriptionPlan> {
@@ -54,11 +52,16 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
       const wav = await readWavInfo(input.audio.path);
       const limit = Math.min(input.maxChunkSeconds, maxChunkSecondsFor(input.model, wav.bytesPerSecond));
       // A file that fits in one request needs no silence search.
-      const silences =
-        wav.durationSeconds <= limit
-          ? []
-          : (beat({ phase: 'detecting silences' }),
-            await deps.media.detectSilences(input.audio.path, { noiseDb: SILENCE_NOISE_DB, minSeconds: SILENCE_MIN_SECONDS, signal }));
+      let silences: { start: number; end: number }[] = [];
+      if (wav.durationSeconds > limit) {
+        // Conversion found them in its own pass; detect again only for audio from elsewhere.
+        const found = await deps.store.readJson<{ audio_sha256: string; silences: { start: number; end: number }[] }>(path.join(input.interimDir, SILENCES_FILE)).catch(() => null);
+        if (found && found.audio_sha256 === input.audio.sha256) silences = found.silences;
+        else {
+          beat({ phase: 'detecting silences' });
+          silences = await deps.media.detectSilences(input.audio.path, { ...SILENCE_DETECTION, signal });
+        }
+      }
       const chunks = planBalancedChunks({ duration: wav.durationSeconds, silences, maxChunkSeconds: limit, lanes: input.lanes ?? 1 }).map((c) => ({
         index: c.index,
         start: c.start,

@@ -78,6 +78,18 @@ describe('convertAudio activity (real ffmpeg)', function () {
     });
   }
 
+  it('finds the silences in the same pass and records them for the chunk planner', async () => {
+    const src = path.join(dir, 'gap.flac');
+    ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=300:duration=2', '-f', 'lavfi', '-i', 'anullsrc=r=44100:cl=stereo:d=1.2', '-f', 'lavfi', '-i', 'sine=frequency=500:duration=2', '-filter_complex', '[0:a]aformat=channel_layouts=stereo:sample_rates=44100[a];[2:a]aformat=channel_layouts=stereo:sample_rates=44100[c];[a][1:a][c]concat=n=3:v=0:a=1', '-c:a', 'flac', src]);
+    const interim = path.join(dir, 'interim-gap');
+    const ref = await convert(src, interim);
+    const found = JSON.parse(await readFile(path.join(interim, 'silences.json'), 'utf8')) as { audio_sha256: string; silences: { start: number; end: number }[] };
+    assert.equal(found.audio_sha256, ref.sha256);
+    assert.equal(found.silences.length, 1, JSON.stringify(found.silences));
+    assert.ok(Math.abs(found.silences[0]!.start - 2) < 0.05 && Math.abs(found.silences[0]!.end - 3.2) < 0.05, JSON.stringify(found.silences));
+    assert.equal(ref.metadata?.silences, 1);
+  });
+
   it('gives byte-identical output for the same input (so resumed runs match)', async () => {
     const src = path.join(dir, 'a.mp3');
     const a = await convert(src, path.join(dir, 'again-1'));
