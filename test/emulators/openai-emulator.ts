@@ -539,7 +539,9 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
       const params = parseParams(parts);
       let analysis: AudioAnalysis;
       try {
-        analysis = await analyzeAudio(params.file.data);
+        // Fine pitch tracking is only needed to tell speakers apart (diarized_json); the other
+        // answers need energy only, so a coarse pitch track keeps the emulator cheap on long audio.
+        analysis = await analyzeAudio(params.file.data, { pitchHopSeconds: params.responseFormat === 'diarized_json' ? 0.05 : 1 });
       } catch (err) {
         if (err instanceof DecodeError) throw badRequest('Audio file might be corrupted or unsupported', 'file', 'invalid_value');
         throw err;

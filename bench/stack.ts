@@ -1,0 +1,303 @@
+// The moving parts of a benchmark run and their clean-up: one Temporal dev server, the
+// emulators in their own child process, workers as `speech worker` child processes, temp
+// dirs. Everything started is registered so that an error or Ctrl-C still removes it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Emulators, OpenAIRequestLogEntry, PyannoteRequestLogEntry, EmulatorsOptions } from '../test/emulators';
+import { pipelineEnv } from '../test/helpers/pipeline';
+import { startTestServer, testTmpDir, type TestServer } from '../test/helpers/temporal';
+import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process';
+
+const ROOT = path.resolve(__dirname, '..');
+
+type Cleanup = { name: string; run: () => Promise<void> };
+const cleanups: Cleanup[] = [];
+
+/** Registers a clean-up step; steps run last-registered first. Returns an unregister function. */
+export function onCleanup(name: string, run: () => Promise<void>): () => void {
+  const c = { name, run };
+  cleanups.push(c);
+  return () => {
+    const i = cleanups.indexOf(c);
+    if (i >= 0) cleanups.splice(i, 1);
+  };
+}
+
+export async function cleanupAll(): Promise<void> {
+  while (cleanups.length > 0) {
+    const c = cleanups.pop()!;
+    if (process.env.BENCH_DEBUG) console.error(`clean-up: ${c.name}`);
+    try {
+      await c.run();
+    } catch (err) {
+      console.error(`clean-up of ${c.name} failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await testTmpDir(prefix);
+  onCleanup(`temp dir ${dir}`, () => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * The `temporal` on PATH may be a pyenv shim (a shell script in front of the binary):
+ * prefer the real executable, as the project notes advise, unless TEMPORAL_CLI_PATH is set.
+ */
+function resolveTemporalCli(): void {
+  if (process.env.TEMPORAL_CLI_PATH) return;
+  const r = spawnSync('pyenv', ['which', 'temporal'], { encoding: 'utf8' });
+  const p = r.status === 0 ? r.stdout.trim() : '';
+  if (p && existsSync(p)) process.env.TEMPORAL_CLI_PATH = p;
+}
+
+export interface Server {
+  server: TestServer;
+  connection: Connection;
+  client: Client;
+}
+
+export async function startServer(): Promise<Server> {
+  resolveTemporalCli();
+  const server = await startTestServer();
+  onCleanup('temporal dev server', () => server.stop());
+  const connection = await Connection.connect({ address: server.address });
+  onCleanup('client connection', () => connection.close());
+  return { server, connection, client: new Client({ connection }) };
+}
+
+/** The two emulators, each in its own child process, reached over HTTP (admin API for the logs). */
+export interface EmulatorProcess {
+  env: Record<string, string>;
+  openaiOrigin: string;
+  pyannoteUrl: string;
+  pids: { openai: number; pyannote: number };
+  openaiRequests(): Promise<OpenAIRequestLogEntry[]>;
+  pyannoteRequests(): Promise<PyannoteRequestLogEntry[]>;
+  /** Clears request logs, faults, jobs and uploaded media of both emulators. */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function spawnEmulator(which: 'openai' | 'pyannote', opts: unknown): Promise<{ child: ChildProcess; url: string; origin: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'emulators-process.ts'), which, JSON.stringify(opts ?? {})], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  };
+  const unregister = onCleanup(`${which} emulator pid ${child.pid}`, stop);
+  const deadline = Date.now() + 30_000;
+  while (!out.includes('\n')) {
+    if (child.exitCode !== null) throw new Error(`${which} emulator exited at start:\n${err}`);
+    if (Date.now() > deadline) throw new Error(`${which} emulator did not start:\n${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const ready = JSON.parse(out.split('\n')[0]!) as { url: string; origin: string };
+  return {
+    child,
+    ...ready,
+    stop: async () => {
+      unregister();
+      await stop();
+    },
+  };
+}
+
+export async function startEmulatorProcess(opts: EmulatorsOptions): Promise<EmulatorProcess> {
+  const [openai, pyannote] = await Promise.all([spawnEmulator('openai', opts.openai), spawnEmulator('pyannote', opts.pyannote)]);
+  const get = async <T>(url: string): Promise<T> => {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+    return (await res.json()) as T;
+  };
+  const post = async (url: string) => {
+    const res = await fetch(url, { method: 'POST' });
+    if (!res.ok) throw new Error(`POST ${url}: HTTP ${res.status}`);
+  };
+  return {
+    // The keys the emulators accept by default (startEmulators gives the same).
+    env: { OPENAI_BASE_URL: openai.url, OPENAI_API_KEY: 'test-openai-key', PYANNOTE_BASE_URL: pyannote.url, PYANNOTE_API_KEY: 'test-pyannote-key' },
+    openaiOrigin: openai.origin,
+    pyannoteUrl: pyannote.origin,
+    pids: { openai: openai.child.pid!, pyannote: pyannote.child.pid! },
+    openaiRequests: () => get(`${openai.origin}/__emulator/requests`),
+    pyannoteRequests: () => get(`${pyannote.origin}/__emulator/requests`),
+    reset: async () => {
+      await post(`${openai.origin}/__emulator/reset`);
+      await post(`${pyannote.origin}/__emulator/reset`);
+    },
+    stop: async () => {
+      await Promise.all([openai.stop(), pyannote.stop()]);
+    },
+  };
+}
+
+/** Worker/CLI environment: the test helper's, pointed at this bench's server and emulators. */
+export function benchEnv(srv: Server, emus: Pick<EmulatorProcess, 'env'>, extra: Record<string, string>): NodeJS.ProcessEnv {
+  // pipelineEnv only reads `env` from the emulators.
+  return pipelineEnv(srv.server, { env: emus.env } as Emulators, extra);
+}
+
+export interface BenchWorker extends WorkerProcess {
+  pid: number;
+}
+
+export async function startWorker(env: NodeJS.ProcessEnv): Promise<BenchWorker> {
+  const w = await startWorkerProcess(env);
+  const unregister = onCleanup(`worker pid ${w.child.pid}`, async () => {
+    if (w.child.exitCode === null && w.child.signalCode === null) await w.kill();
+  });
+  const stop = async () => {
+    unregister();
+    if (w.child.exitCode !== null || w.child.signalCode !== null) return null;
+    const t = setTimeout(() => w.child.kill('SIGKILL'), 40_000);
+    const code = await w.stop();
+    clearTimeout(t);
+    return code;
+  };
+  const kill = async () => {
+    unregister();
+    await w.kill();
+  };
+  return { ...w, pid: w.child.pid!, stop, kill };
+}
+
+/** Runs `node bin/speech.js …` to the end; the child is killed on clean-up if still running. */
+export function runSpeech(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'speech.js'), ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const unregister = onCleanup(`speech ${args[0]} pid ${child.pid}`, async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`speech ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      unregister();
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+/** Memory of one process (kB fields of /proc/<pid>/status), or null once it is gone. */
+export async function procStatus(pid: number): Promise<{ rssKb: number; hwmKb: number } | null> {
+  try {
+    const s = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+    return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+/** Descendant pids of `pid` (ffmpeg children of a worker, …), from /proc. */
+async function descendants(pid: number): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      // pid (comm) state ppid …; comm may hold spaces and parentheses.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(Number(name), ppid);
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const frontier = [pid];
+  while (frontier.length > 0) {
+    const p = frontier.pop()!;
+    for (const [c, pp] of parentOf) {
+      if (pp === p) {
+        out.push(c);
+        frontier.push(c);
+      }
+    }
+  }
+  return out;
+}
+
+export interface RssSampler {
+  stop(): Promise<{ peakRssKb: number; peakAt: number; hwmKb: number; peakTreeKb: number; samples: number; series: { at: number; rssKb: number }[] }>;
+}
+
+/**
+ * Samples VmRSS of a process (and the sum over it and its descendants) every `everyMs`;
+ * on stop, reads its VmHWM, the kernel's own peak, which no sampling interval can miss.
+ */
+export function sampleRss(pid: number, everyMs = 100): RssSampler {
+  let peakRssKb = 0;
+  let peakAt = 0;
+  const series: { at: number; rssKb: number }[] = [];
+  let hwmKb = 0;
+  let peakTreeKb = 0;
+  let samples = 0;
+  let running = true;
+  let tick = 0;
+  const loop = (async () => {
+    while (running) {
+      const s = await procStatus(pid);
+      if (!s) break;
+      samples += 1;
+      series.push({ at: Date.now(), rssKb: s.rssKb });
+      if (s.rssKb > peakRssKb) {
+        peakRssKb = s.rssKb;
+        peakAt = Date.now();
+      }
+      hwmKb = Math.max(hwmKb, s.hwmKb);
+      // The tree scan walks /proc: every 5th sample is enough for the children.
+      if (tick++ % 5 === 0) {
+        let tree = s.rssKb;
+        for (const c of await descendants(pid)) tree += (await procStatus(c))?.rssKb ?? 0;
+        peakTreeKb = Math.max(peakTreeKb, tree);
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      const s = await procStatus(pid);
+      if (s) hwmKb = Math.max(hwmKb, s.hwmKb);
+      running = false;
+      await loop;
+      return { peakRssKb, peakAt, hwmKb, peakTreeKb: Math.max(peakTreeKb, peakRssKb), samples, series };
+    },
+  };
+}
+
+/** CPU seconds a process used, its waited-for children (ffmpeg) included; null once it is gone. */
+export async function cpuSeconds(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14–17 of stat (utime, stime, cutime, cstime) are 11–14 after "state".
+    const ticks = [11, 12, 13, 14].reduce((s, i) => s + Number(f[i] ?? 0), 0);
+    return ticks / 100;
+  } catch {
+    return null;
+  }
+}
