@@ -20,7 +20,7 @@ import { EXPORT_FORMATS } from '../src/domain/stages';
 import type { SpeechPipelineResult, speechPipeline } from '../src/workflows';
 import { progressQuery } from '../src/workflows/messages';
 import type { EmulatorsOptions, LatencyModel, OpenAIRequestLogEntry } from '../test/emulators';
-import { DEFAULT_TURNS, makeLongRecording, makeTwoSpeakerRecording, type TurnSpec } from '../test/helpers/audio';
+import { DEFAULT_TURNS, MEETING_SENTENCES, makeLongRecording, makeTwoSpeakerRecording, type TurnSpec } from '../test/helpers/audio';
 import { criticalPath, historySize, spanOf, timeline, workflowTaskTimes, type RunTimeline } from './history';
 import { heading, median, mb, ms0, note, progress, s1, s2, summaryTable, table, x, type SummaryRow } from './report';
 import {
@@ -64,16 +64,8 @@ const OPTIONS: PipelineOptions = { language: 'en', numSpeakers: null, minSpeaker
 /** The ~20 s recording of section 1: the test helper's four default turns. */
 const SHORT_TURNS: TurnSpec[] = [...DEFAULT_TURNS];
 
-const BATCH_SENTENCES = [
-  'Welcome back to the weekly planning meeting everyone.',
-  'Thank you, I have the numbers from last week ready.',
-  'Good, please start with the sales figures for the north.',
-  'Sales in the north grew by twelve percent this quarter.',
-  'That is better than we expected in the spring forecast.',
-  'The south region was flat because of the late delivery.',
-  'What do we need to fix the delivery problem next month?',
-  'We need two more drivers and a second loading dock.',
-];
+/** The first eight sentences of the test helpers' meeting, mixed per file. */
+const BATCH_SENTENCES = MEETING_SENTENCES.slice(0, 8);
 const NUMBERS = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen', 'twenty'];
 
 interface Plan {

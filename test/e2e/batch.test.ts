@@ -1,15 +1,13 @@
 // Many and long recordings through the CLI: a folder with one corrupt file, a second pass
 // that skips what is done, and a recording whose converted audio is over the 25 MiB request cap.
 import assert from 'node:assert/strict';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { stopDevServer } from '../../src/client/dev-server';
 import { readWavInfo } from '../../src/providers/wav';
 import { startEmulators, type Emulators } from '../emulators';
 import { makeLongRecording, makeTwoSpeakerRecording } from '../helpers/audio';
 import { speech } from '../helpers/cli';
-import { pipelineEnv } from '../helpers/pipeline';
-import { serverPort, testTmpDir } from '../helpers/temporal';
+import { embeddedCliEnv } from '../helpers/pipeline';
 
 interface RunJson {
   ok: boolean;
@@ -22,19 +20,16 @@ describe('batches and long recordings (CLI)', function () {
   let dataDir: string;
   let emus: Emulators;
   let env: NodeJS.ProcessEnv;
+  let cleanUp = async () => {};
 
   before(async () => {
-    dir = await testTmpDir('speech-batch-');
-    dataDir = path.join(dir, 'data');
     emus = await startEmulators();
-    const port = await serverPort();
-    env = pipelineEnv({ address: `127.0.0.1:${port}`, dataDir }, emus);
+    ({ dir, dataDir, env, cleanUp } = await embeddedCliEnv(emus, 'speech-batch-'));
   });
 
   after(async () => {
-    await stopDevServer(dataDir);
+    await cleanUp();
     await emus?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('runs a folder with one corrupt file: the others complete, the failure is reported, and a second pass skips what is done', async () => {

@@ -4,12 +4,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { stopDevServer, readServerInfo } from '../../src/client/dev-server';
+import { readServerInfo } from '../../src/client/dev-server';
 import { startEmulators, type Emulators } from '../emulators';
 import { makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
 import { speech } from '../helpers/cli';
-import { assertSpeakersMatchTurns, pipelineEnv, readMergedJson } from '../helpers/pipeline';
-import { serverPort, testTmpDir } from '../helpers/temporal';
+import { assertSpeakersMatchTurns, embeddedCliEnv, readMergedJson } from '../helpers/pipeline';
 
 describe('speech CLI (child process, embedded Temporal server)', function () {
   this.timeout(180_000);
@@ -18,19 +17,17 @@ describe('speech CLI (child process, embedded Temporal server)', function () {
   let emus: Emulators;
   let env: NodeJS.ProcessEnv;
   let recording: Recording;
+  let cleanUp = async () => {};
 
   before(async () => {
-    dir = await testTmpDir('speech-cli-');
-    dataDir = path.join(dir, 'data');
-    [emus, recording] = await Promise.all([startEmulators(), makeTwoSpeakerRecording({ dir, name: 'interview' })]);
-    const port = await serverPort();
-    env = pipelineEnv({ address: `127.0.0.1:${port}`, dataDir }, emus);
+    emus = await startEmulators();
+    ({ dir, dataDir, env, cleanUp } = await embeddedCliEnv(emus, 'speech-cli-'));
+    recording = await makeTwoSpeakerRecording({ dir, name: 'interview' });
   });
 
   after(async () => {
-    await stopDevServer(dataDir);
+    await cleanUp();
     await emus?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('runs a recording end to end, starting the embedded server and a worker by itself', async () => {

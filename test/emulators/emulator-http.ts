@@ -25,6 +25,25 @@ export interface LogEntryBase {
   fault?: string;
 }
 
+/**
+ * A log entry for one request, added to `log` once when the answer is sent or the client goes
+ * away (status 0 then), whichever comes first.
+ */
+export function trackRequest<E extends LogEntryBase>(log: RequestLog<E>, req: IncomingMessage, res: ServerResponse, path: string, requestId: string, started: number): E {
+  const entry = { at: new Date(started).toISOString(), method: req.method ?? '', path, status: 0, bytes: 0, requestId, durationMs: 0 } as E;
+  let logged = false;
+  const record = () => {
+    if (logged) return;
+    logged = true;
+    entry.status = res.headersSent ? res.statusCode : 0;
+    entry.durationMs = Date.now() - started;
+    log.add(entry);
+  };
+  res.once('finish', record);
+  res.once('close', record);
+  return entry;
+}
+
 export class RequestLog<E extends LogEntryBase> {
   readonly entries: E[] = [];
   private readonly file: WriteStream | undefined;

@@ -22,7 +22,7 @@ import {
   sendJson,
   sendText,
   waitUnlessClosed,
-} from './emulator-http';
+trackRequest } from './emulator-http';
 import { MultipartError, type MultipartPart, multipartBoundary, parseMultipart } from './multipart';
 import { type PseudoTranscript, type PseudoWord, pseudoTranscript } from './pseudo-transcript';
 
@@ -434,17 +434,7 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     if (await handleAdmin(req, res, path, { requests: () => log.entries, faults, reset })) return;
 
     const requestId = `req_${randomBytes(16).toString('hex')}`;
-    const entry: OpenAIRequestLogEntry = { at: new Date(started).toISOString(), method: req.method ?? '', path, status: 0, bytes: 0, requestId, durationMs: 0 };
-    let logged = false;
-    const record = () => {
-      if (logged) return;
-      logged = true;
-      entry.status = res.headersSent ? res.statusCode : 0;
-      entry.durationMs = Date.now() - started;
-      log.add(entry);
-    };
-    res.once('finish', record);
-    res.once('close', record);
+    const entry = trackRequest<OpenAIRequestLogEntry>(log, req, res, path, requestId, started);
 
     const key = bearerToken(req);
     const rate = window.hit(key ?? '');

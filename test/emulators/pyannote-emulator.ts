@@ -14,7 +14,7 @@ import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { DecodeError, type SpeakerRegion, analyzeAudio, clusterSpeakers, speechRegions } from './audio-analysis';
 import { type FaultAction, FaultPlan, type LatencyModel, latencyMs } from './faults';
-import { type LogEntryBase, RequestLog, RequestWindow, bearerToken, closeServer, handleAdmin, listen, readBody, sendJson, waitUnlessClosed } from './emulator-http';
+import { type LogEntryBase, RequestLog, RequestWindow, bearerToken, closeServer, handleAdmin, listen, readBody, sendJson, waitUnlessClosed, trackRequest } from './emulator-http';
 
 export interface PyannoteEmulatorOptions {
   port?: number;
@@ -418,17 +418,7 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
     }
 
     const requestId = randomUUID();
-    const entry: PyannoteRequestLogEntry = { at: new Date(started).toISOString(), method: req.method ?? '', path, status: 0, bytes: 0, requestId, durationMs: 0 };
-    let logged = false;
-    const record = () => {
-      if (logged) return;
-      logged = true;
-      entry.status = res.headersSent ? res.statusCode : 0;
-      entry.durationMs = Date.now() - started;
-      log.add(entry);
-    };
-    res.once('finish', record);
-    res.once('close', record);
+    const entry = trackRequest<PyannoteRequestLogEntry>(log, req, res, path, requestId, started);
 
     let endpoint: string | null = null;
     if (path.startsWith('/storage/media/')) endpoint = 'upload';

@@ -34,6 +34,22 @@ export const DEFAULT_TURNS: readonly TurnSpec[] = [
   { speaker: 'B', text: 'Sales grew by ten percent while costs stayed flat.' },
 ];
 
+/** A twelve-sentence planning meeting, for tests and benchmarks that need longer speech. */
+export const MEETING_SENTENCES: readonly string[] = [
+  'Welcome back to the weekly planning meeting everyone.',
+  'Thank you, I have the numbers from last week ready.',
+  'Good, please start with the sales figures for the north.',
+  'Sales in the north grew by twelve percent this quarter.',
+  'That is better than we expected in the spring forecast.',
+  'The south region was flat because of the late delivery.',
+  'What do we need to fix the delivery problem next month?',
+  'We need two more drivers and a second loading dock.',
+  'Let us put that into the budget request for next year.',
+  'I will write the request and send it round on Friday.',
+  'Thank you, that settles the main points for today.',
+  'Great, talk to you all again next week then.',
+];
+
 /** Low male and high female espeak-ng voices: about an octave apart in pitch. */
 const VOICES: Record<SpeakerId, string[]> = {
   A: ['-v', 'en+m3', '-p', '20'],

@@ -2,8 +2,11 @@
 // use a test server and the emulators, and checks on what a run produced.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { stopDevServer } from '../../src/client/dev-server';
 import type { Emulators } from '../emulators';
-import type { TestServer } from './temporal';
+import { serverPort, testTmpDir, type TestServer } from './temporal';
 import type { Turn } from './audio';
 import type { MergedTranscript } from '../../src/domain/types';
 
@@ -43,4 +46,23 @@ export function assertSpeakersMatchTurns(merged: MergedTranscript, turns: Turn[]
 
 export async function readMergedJson(file: string): Promise<MergedTranscript> {
   return JSON.parse(await readFile(file, 'utf8')) as MergedTranscript;
+}
+
+/**
+ * A folder, a DATA_DIR in it and the environment for the `speech` CLI in the embedded default:
+ * nothing answers on the address until the first `speech run` starts the dev server there.
+ */
+export async function embeddedCliEnv(emus: Emulators, prefix: string): Promise<{ dir: string; dataDir: string; env: NodeJS.ProcessEnv; cleanUp: () => Promise<void> }> {
+  const dir = await testTmpDir(prefix);
+  const dataDir = path.join(dir, 'data');
+  const env = pipelineEnv({ address: `127.0.0.1:${await serverPort()}`, dataDir }, emus);
+  return {
+    dir,
+    dataDir,
+    env,
+    cleanUp: async () => {
+      await stopDevServer(dataDir);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

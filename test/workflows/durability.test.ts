@@ -19,28 +19,14 @@ import { sha256File } from '../../src/providers/artifact-store';
 import type { SpeechPipelineResult, speechPipeline } from '../../src/workflows';
 import { progressQuery } from '../../src/workflows/messages';
 import { startEmulators, type Emulators, type OpenAIEmulatorOptions, type PyannoteEmulatorOptions } from '../emulators';
-import { makeTwoSpeakerRecording, type Recording, type TurnSpec } from '../helpers/audio';
+import { MEETING_SENTENCES, makeTwoSpeakerRecording, type Recording, type TurnSpec } from '../helpers/audio';
 import { speech } from '../helpers/cli';
 import { pipelineEnv } from '../helpers/pipeline';
 import { startTestServer, testTmpDir, type TestServer } from '../helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 const OPTIONS: PipelineOptions = { language: 'en', numSpeakers: null, minSpeakers: null, maxSpeakers: null, transcribeModel: 'whisper-1' };
-const SENTENCES = [
-  'Welcome back to the weekly planning meeting everyone.',
-  'Thank you, I have the numbers from last week ready.',
-  'Good, please start with the sales figures for the north.',
-  'Sales in the north grew by twelve percent this quarter.',
-  'That is better than we expected in the spring forecast.',
-  'The south region was flat because of the late delivery.',
-  'What do we need to fix the delivery problem next month?',
-  'We need two more drivers and a second loading dock.',
-  'Let us put that into the budget request for next year.',
-  'I will write the request and send it round on Friday.',
-  'Thank you, that settles the main points for today.',
-  'Great, talk to you all again next week then.',
-];
-const TURNS: TurnSpec[] = SENTENCES.map((text, i) => ({ speaker: i % 2 === 0 ? 'A' : 'B', text }));
+const TURNS: TurnSpec[] = MEETING_SENTENCES.map((text, i) => ({ speaker: i % 2 === 0 ? 'A' : 'B', text }));
 
 /** What one crash cost, for the issue note. */
 const crashReport: string[] = [];
