@@ -77,6 +77,8 @@ export interface PipelineState {
   currentStage: StageName | null;
   stages: Record<StageName, StageState>;
   chunks: { total: number; done: number; inFlight: number[] };
+  /** The transcription chunk plan (chunk-plan.json), once made. */
+  chunkPlan: ArtifactRef | null;
   /** Duration of the converted audio in seconds, once known. */
   audioSeconds: number | null;
   error: { type: string; message: string; stage: StageName | null } | null;

@@ -48,6 +48,7 @@ export const StateRecordSchema = z.object({
   output_dir: z.string().optional(),
   audio_seconds: z.number().nullable().optional(),
   chunks: z.object({ total: z.number(), done: z.number() }).optional(),
+  chunk_plan: ArtifactRefSchema.nullable().optional(),
   stages: z
     .record(z.string(), z.object({ status: z.string(), started_at: z.string().nullable(), completed_at: z.string().nullable(), duration_ms: z.number().nullable() }))
     .optional(),
@@ -113,6 +114,7 @@ export function toStateRecord(state: PipelineState, ctx: StateRecordContext): St
     output_dir: ctx.outputDir,
     audio_seconds: state.audioSeconds,
     chunks: { total: state.chunks.total, done: state.chunks.done },
+    chunk_plan: state.chunkPlan,
     stages: Object.fromEntries(
       STAGES.map((st) => {
         const s = state.stages[st];

@@ -59,6 +59,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     currentStage: null,
     stages: Object.fromEntries(STAGES.map((s) => [s, emptyStage()])) as Record<StageName, StageState>,
     chunks: { total: 0, done: 0, inFlight: [] },
+    chunkPlan: null,
     audioSeconds: null,
     error: null,
     revision: 0,
@@ -208,6 +209,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
       lanes: input.settings.transcribeConcurrency,
     });
     state.chunks = { total: plan.chunks.length, done: 0, inFlight: [] };
+    state.chunkPlan = plan.ref;
     const reusable = await reusableChunks(plan.chunks);
     const results: ArtifactRef[] = new Array(plan.chunks.length);
     // Each lane takes a contiguous run of chunks, in order, so every chunk but a lane's first

@@ -147,6 +147,13 @@ describe('speechPipeline workflow (real Temporal dev server)', function () {
       if (previous.text.trim().length <= 200) assert.equal(prompt, previous.text.trim());
       else assert.ok(prompt.length > 100 && previous.text.trim().endsWith(prompt), `${sent[i]!.filename} prompt is the end of the previous chunk's text`);
     }
+    // The plan is part of the run's state record.
+    const record = StateRecordSchema.parse(JSON.parse(await readFile(input.stateRecordPath, 'utf8')));
+    assert.equal(record.chunks?.total, sent.length);
+    const plan = JSON.parse(await readFile(record.chunk_plan!.path, 'utf8')) as { chunks: unknown[] };
+    assert.equal(plan.chunks.length, sent.length);
+    assert.equal((await sha256File(record.chunk_plan!.path)).sha256, record.chunk_plan!.sha256);
+
     // The chunks tile the recording: summed audio equals its length.
     const total = sent.reduce((a, r) => a + (r.audioSeconds ?? 0), 0);
     assert.ok(Math.abs(total - recording.duration) < 0.1, `${total} vs ${recording.duration}`);
