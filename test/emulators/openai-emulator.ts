@@ -492,8 +492,10 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     }
 
     let body: Buffer | null;
+    let received: number;
     try {
       const read = await readBody(req, maxBody);
+      received = Date.now();
       body = read.body;
       entry.bytes = read.bytes;
     } catch {
@@ -552,7 +554,10 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
       }
 
       const reply = buildReply(params, analysis, opts.hallucinateOnSilence ?? false);
-      if (!(await waitUnlessClosed(res, latencyMs(opts.latency, analysis.duration)))) return;
+      // The latency model is the service's whole processing time from the moment the upload is
+      // in, as with pyannote jobs: the emulator's own analysis runs inside it, not on top of it.
+      const remaining = latencyMs(opts.latency, analysis.duration) - (Date.now() - received);
+      if (!(await waitUnlessClosed(res, Math.max(0, remaining)))) return;
       const processing = { 'openai-processing-ms': String(Date.now() - started) };
       if (reply.kind === 'json') sendJson(res, 200, reply.body, { ...headers, ...processing });
       else sendText(res, 200, reply.body, { ...headers, ...processing });
