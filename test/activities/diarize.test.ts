@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
+import { CancelledFailure } from '@temporalio/common';
 import { makeConvertAudio } from '../../src/activities/convert';
 import { type DiarizationResult, type DiarizeAudioInput, type DiarizeProgress, makeDiarizeAudio } from '../../src/activities/diarize';
 import type { ArtifactRef } from '../../src/domain/types';
@@ -16,6 +15,7 @@ import { createPyannoteDiarizer } from '../../src/providers/pyannote-diarizer';
 import { type PyannoteEmulator, startPyannoteEmulator } from '../emulators';
 import { type Recording, makeTwoSpeakerRecording } from '../helpers/audio';
 import { mockActivityEnv, testTmpDir, until } from '../helpers/temporal';
+import { expectFailure } from '../helpers/failures';
 
 const KEY = 'test-pyannote-key';
 const NO_HINTS: DiarizationHints = { numSpeakers: null, minSpeakers: null, maxSpeakers: null };
@@ -237,19 +237,6 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
   });
 
   describe('failures', () => {
-    async function expectFailure(p: Promise<unknown>, want: { type: string; nonRetryable: boolean; retryDelayMs?: number; message?: RegExp }) {
-      let caught: unknown;
-      await assert.rejects(p, (err: unknown) => {
-        caught = err;
-        return true;
-      });
-      const err = caught;
-      assert.ok(err instanceof ApplicationFailure, `expected ApplicationFailure, got ${String(err)}`);
-      assert.equal(err.type, want.type, err.message);
-      assert.equal(err.nonRetryable, want.nonRetryable);
-      assert.equal(err.nextRetryDelay == null ? undefined : msToNumber(err.nextRetryDelay), want.retryDelayMs);
-      if (want.message) assert.match(err.message, want.message);
-    }
 
     it('a job that fails at the service is ProviderJobFailed, not retried', async () => {
       pyannote.faults.add({ endpoint: 'diarize', kind: 'fail-job' });

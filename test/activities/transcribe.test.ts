@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
 import { missingKey } from '../../src/activities/boundary';
 import { makeConvertAudio } from '../../src/activities/convert';
 import { makeTranscriptionActivities, type TranscribeChunkInput, type TranscriptionPlan } from '../../src/activities/transcribe';
@@ -18,6 +17,7 @@ import { readWavInfo } from '../../src/providers/wav';
 import { type OpenAIEmulator, type Region, analyzeAudio, speechRegions, startOpenAIEmulator } from '../emulators';
 import { type Recording, makeTwoSpeakerRecording } from '../helpers/audio';
 import { mockActivityEnv, testTmpDir, until } from '../helpers/temporal';
+import { expectFailure } from '../helpers/failures';
 
 const KEY = 'test-openai-key';
 
@@ -205,23 +205,6 @@ describe('transcription activities (OpenAI emulator, real ffmpeg)', function () 
         previousChunk: null,
       });
 
-    async function expectFailure(
-      p: Promise<unknown>,
-      want: { type: string; nonRetryable: boolean; retryDelayMs?: number; message?: RegExp },
-    ): Promise<ApplicationFailure> {
-      let caught: unknown;
-      await assert.rejects(p, (err: unknown) => {
-        caught = err;
-        return true;
-      });
-      const err = caught;
-      assert.ok(err instanceof ApplicationFailure, `expected ApplicationFailure, got ${String(err)}`);
-      assert.equal(err.type, want.type, err.message);
-      assert.equal(err.nonRetryable, want.nonRetryable, `nonRetryable for ${err.type}`);
-      assert.equal(err.nextRetryDelay == null ? undefined : msToNumber(err.nextRetryDelay), want.retryDelayMs);
-      if (want.message) assert.match(err.message, want.message);
-      return err;
-    }
 
     it('a rejected key is ProviderAuth, not retried, and the message never shows the key', async () => {
       const secret = 'sk-proj-Zq8wLx3vTq9mN2rB7kYp';
