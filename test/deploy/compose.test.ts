@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { SERVER_DYNAMIC_CONFIG } from '../../src/client/dev-server';
 import { CONFIG_VARIABLES } from '../../src/config';
 import { SEARCH_ATTRIBUTES } from '../../src/workflows/messages';
 
@@ -54,6 +55,16 @@ describe('docker-compose.yml', () => {
       assert.equal(r.status, 0, r.stderr);
     }
     assert.ok(existsSync(path.join(ROOT, 'Dockerfile')));
+  });
+
+  it('gives the server the same dynamic config as the embedded dev server', () => {
+    const env = s.temporal!.environment!;
+    const file = path.join(ROOT, 'deploy/temporal/dynamicconfig', path.basename(env.DYNAMIC_CONFIG_FILE_PATH!));
+    const dc = parse(readFileSync(file, 'utf8')) as Record<string, { value: unknown; constraints: object }[]>;
+    assert.ok(Object.keys(SERVER_DYNAMIC_CONFIG).length > 0);
+    for (const [key, value] of Object.entries(SERVER_DYNAMIC_CONFIG)) {
+      assert.deepEqual(dc[key], [{ value, constraints: {} }], key);
+    }
   });
 
   it('registers the search attributes the workflow maintains', () => {
