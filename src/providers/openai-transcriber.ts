@@ -1,6 +1,6 @@
 // Transcriber on the official `openai` package. Works unchanged against OpenAI and
 // compatible servers (OPENAI_BASE_URL). Retries are Temporal's: maxRetries is 0 here.
-import { openAsBlob } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import OpenAI from 'openai';
 import { z } from 'zod';
 import { Failure } from '../domain/failures';
@@ -8,6 +8,7 @@ import type { Transcript, Word } from '../domain/types';
 import { ProviderError, parseRetryAfter } from './errors';
 import { streamingFetch } from './http';
 import type { TranscribeRequest, Transcriber } from './interfaces';
+import { type FileRange, multipartBody } from './multipart';
 import { readWavInfo, wavHeader } from './wav';
 
 /** Models that return word timestamps through verbose_json. */
@@ -42,22 +43,24 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
 
   return {
     async transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<Transcript> {
-      const file = await fileForRequest(req);
       const withTimestamps = TIMESTAMP_MODELS.test(req.model);
+      // The fields `client.audio.transcriptions.create` would send, with the file part
+      // streamed from disk by our own encoder (see multipart.ts); the request itself, its
+      // authentication and its errors are the SDK's.
+      const fields: [string, string][] = [['model', req.model]];
+      if (withTimestamps) fields.push(['response_format', 'verbose_json'], ['timestamp_granularities[]', 'word'], ['timestamp_granularities[]', 'segment']);
+      else fields.push(['response_format', 'json']);
+      if (req.language) fields.push(['language', req.language]);
+      if (req.prompt) fields.push(['prompt', req.prompt]);
+      const upload = multipartBody(fields, { name: 'file', fileName: req.fileName, contentType: 'audio/wav', content: await fileContent(req) });
       let raw: unknown;
       try {
-        raw = await client.audio.transcriptions.create(
-          {
-            file,
-            model: req.model,
-            ...(withTimestamps
-              ? { response_format: 'verbose_json' as const, timestamp_granularities: ['word', 'segment'] as ('word' | 'segment')[] }
-              : { response_format: 'json' as const }),
-            ...(req.language ? { language: req.language } : {}),
-            ...(req.prompt ? { prompt: req.prompt } : {}),
-          },
-          { signal, maxRetries: 0 },
-        );
+        raw = await client.post('/audio/transcriptions', {
+          body: upload.body,
+          headers: { 'Content-Type': upload.contentType, 'Content-Length': String(upload.length) },
+          signal,
+          maxRetries: 0,
+        });
       } catch (err) {
         throw classifyOpenAIError(err, signal);
       }
@@ -88,13 +91,11 @@ async function bytesPerSecond(file: string): Promise<number> {
   return (await readWavInfo(file)).bytesPerSecond;
 }
 
-/** A File whose bytes are read from disk as the request streams, never buffered whole. */
-async function fileForRequest(req: TranscribeRequest): Promise<File> {
-  const blob = await openAsBlob(req.file);
-  if (!req.range) return new File([blob], req.fileName, { type: 'audio/wav' });
+/** The WAV to send: the whole file, or a fresh header and a byte range of its PCM data. */
+async function fileContent(req: TranscribeRequest): Promise<(Buffer | FileRange)[]> {
+  if (!req.range) return [{ path: req.file, start: 0, end: (await stat(req.file)).size }];
   const info = await readWavInfo(req.file);
-  const header = wavHeader(info, req.range.endByte - req.range.startByte);
-  return new File([header, blob.slice(req.range.startByte, req.range.endByte)], req.fileName, { type: 'audio/wav' });
+  return [wavHeader(info, req.range.endByte - req.range.startByte), { path: req.file, start: req.range.startByte, end: req.range.endByte }];
 }
 
 /**
