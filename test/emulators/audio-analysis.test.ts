@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AnalysisPool, OFF_THREAD_BYTES } from './analysis-pool';
 import { DecodeError, analyzeAudio, clusterSpeakers, speechRegions, words } from './audio-analysis';
 import { type Recording, makeLongRecording, makeTone, makeTwoSpeakerRecording, readWav, run, transcode, wavHeader } from '../helpers/audio';
 
@@ -124,5 +125,26 @@ describe('audio analysis', function () {
       assert.ok(next < regions.length && regions[next]!.start < t.end, `turn at ${t.start} not found`);
     }
     for (const r of regions) assert.ok(long.turns.some((t) => r.start >= t.start - 0.05 && r.end <= t.end + 0.05), `region ${r.start}-${r.end} outside turns`);
+  });
+
+  it('gives the same analysis in the worker-thread pool as on the calling thread', async function () {
+    const long = await makeLongRecording({ dir, seconds: 120, name: 'two-minutes' });
+    const body = await fsp.readFile(long.path);
+    assert.ok(body.length >= OFF_THREAD_BYTES, 'large enough to go to the pool');
+    const pool = new AnalysisPool(2);
+    try {
+      const direct = await analyzeAudio(body, { pitchHopSeconds: 0.05 });
+      // Three at once over two workers; the caller's buffer stays usable.
+      const pooled = await Promise.all([0, 1, 2].map(() => pool.analyze(body, { pitchHopSeconds: 0.05 })));
+      for (const p of pooled) assert.deepEqual(p, direct);
+      assert.equal(body.subarray(0, 4).toString('latin1'), 'RIFF');
+      const garbage = Buffer.alloc(OFF_THREAD_BYTES + 10, 7);
+      await assert.rejects(pool.analyze(garbage), DecodeError);
+      // Small bodies stay on the calling thread and get the same answers.
+      const small = await fsp.readFile(rec.path);
+      assert.deepEqual(await pool.analyze(small), await analyzeAudio(small));
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -8,7 +8,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { extname } from 'node:path';
-import { type AudioAnalysis, DecodeError, analyzeAudio } from './audio-analysis';
+import { AnalysisPool } from './analysis-pool';
+import { type AudioAnalysis, DecodeError } from './audio-analysis';
 import { type FaultAction, FaultPlan, type LatencyModel, latencyMs } from './faults';
 import {
   type LogEntryBase,
@@ -416,6 +417,7 @@ function letterName(i: number): string {
 
 export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Promise<OpenAIEmulator> {
   const apiKeys = opts.apiKeys ?? ['test-openai-key'];
+  const pool = new AnalysisPool();
   const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const rpm = opts.requestsPerMinute ?? 500;
   const faults = new FaultPlan();
@@ -533,7 +535,7 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
       try {
         // Fine pitch tracking is only needed to tell speakers apart (diarized_json); the other
         // answers need energy only, so a coarse pitch track keeps the emulator cheap on long audio.
-        analysis = await analyzeAudio(params.file.data, { pitchHopSeconds: params.responseFormat === 'diarized_json' ? 0.05 : 1 });
+        analysis = await pool.analyze(params.file.data, { pitchHopSeconds: params.responseFormat === 'diarized_json' ? 0.05 : 1 });
       } catch (err) {
         if (err instanceof DecodeError) throw badRequest('Audio file might be corrupted or unsupported', 'file', 'invalid_value');
         throw err;
@@ -594,6 +596,7 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     reset,
     async close() {
       await closeServer(server);
+      await pool.close();
       await log.close();
     },
   };
