@@ -77,6 +77,10 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     ...workflowSource(),
     activities: activitiesFromConfig(config),
     maxConcurrentActivityTaskExecutions: config.workerActivitySlots,
+    // The chunk activities a workflow task schedules together (one per lane) start here at
+    // once, in the reply to that task, instead of three eagerly (the default) and the rest
+    // a poll round-trip later. Only free slots are reserved, so a busy worker takes fewer.
+    maxEagerActivityReservationsPerWorkflowTask: Math.max(3, Math.min(config.transcribeConcurrency, config.workerActivitySlots)),
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
     // A crashed worker's sticky tasks move to another worker after this long (default 10 s).
     stickyQueueScheduleToStartTimeout: '4s',
