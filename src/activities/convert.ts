@@ -6,7 +6,7 @@ import { Failure } from '../domain/failures';
 import type { ArtifactRef } from '../domain/types';
 import { sha256File, type ArtifactStore } from '../providers/artifact-store';
 import type { MediaProcessor } from '../providers/interfaces';
-import { readWavInfo } from '../providers/wav';
+import { hashWavFindingSilences, readWavInfo } from '../providers/wav';
 import { atBoundary, failure } from './boundary';
 
 /** Silence below this level, for at least this long, is a place to cut chunks. */
@@ -59,13 +59,14 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
       await removeStaleTemporaryFiles(input.interimDir, 'converted.wav');
       try {
         beat({ phase: 'converting', seconds: 0, total: probe.durationSeconds });
-        const { silences } = await deps.media.toWav16kMono(inputFile, tmp, {
+        await deps.media.toWav16kMono(inputFile, tmp, {
           signal,
           onProgress: (p) => beat({ phase: 'converting', seconds: p.seconds, total: probe.durationSeconds }),
-          silences: SILENCE_DETECTION,
         });
         await checkUnchanged();
-        const wav = await readWavInfo(tmp);
+        // One read of the result: its sha256, and the silences the chunk planner cuts at.
+        beat({ phase: 'hashing', seconds: probe.durationSeconds, total: probe.durationSeconds });
+        const { sha256, bytes, info: wav, silences } = await hashWavFindingSilences(tmp, SILENCE_DETECTION, signal);
         if (wav.durationSeconds < 0.1) {
           throw failure(Failure.InvalidMedia, `${inputFile} decodes to ${wav.durationSeconds.toFixed(2)} s of audio: too short to transcribe.`);
         }
@@ -76,8 +77,7 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
           );
         }
         await deps.store.commit(tmp, output);
-        const ref = await deps.store.describe(output);
-        // Found in the same pass; the chunk planner takes them if they belong to this audio.
+        const ref: ArtifactRef = { path: output, sha256, bytes };
         await deps.store.writeJson(path.join(input.interimDir, SILENCES_FILE), { audio_sha256: ref.sha256, ...SILENCE_DETECTION, silences });
         return {
           ...ref,

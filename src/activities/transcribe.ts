@@ -6,8 +6,8 @@ import { maxChunkSecondsFor, planBalancedChunks } from '../domain/chunk-plan';
 import type { ChunkSpan } from '../domain/pipeline';
 import type { ArtifactRef, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
-import type { MediaProcessor, Transcriber } from '../providers/interfaces';
-import { byteRangeFor, readWavInfo } from '../providers/wav';
+import type { Transcriber } from '../providers/interfaces';
+import { byteRangeFor, hashWavFindingSilences, readWavInfo } from '../providers/wav';
 import { cleanTranscript } from '../domain/transcript-cleanup';
 import { stitchChunks, type ChunkTranscript } from '../domain/stitch';
 import { atBoundary } from './boundary';
@@ -45,7 +45,7 @@ export interface AssembleTranscriptInput {
 }
 
 
-export function makeTranscriptionActivities(deps: { media: MediaProcessor; store: ArtifactStore; transcriber: () => Transcriber }) {
+export function makeTranscriptionActivities(deps: { store: ArtifactStore; transcriber: () => Transcriber }) {
   async function planTranscription(input: PlanTranscriptionInput): Promise<TranscriptionPlan> {
     return atBoundary(async (beat) => {
       const signal = Context.current().cancellationSignal;
@@ -59,7 +59,7 @@ export function makeTranscriptionActivities(deps: { media: MediaProcessor; store
         if (found && found.audio_sha256 === input.audio.sha256) silences = found.silences;
         else {
           beat({ phase: 'detecting silences' });
-          silences = await deps.media.detectSilences(input.audio.path, { ...SILENCE_DETECTION, signal });
+          silences = (await hashWavFindingSilences(input.audio.path, SILENCE_DETECTION, signal)).silences;
         }
       }
       const chunks = planBalancedChunks({ duration: wav.durationSeconds, silences, maxChunkSeconds: limit, lanes: input.lanes ?? 1 }).map((c) => ({

@@ -1,4 +1,4 @@
-// MediaProcessor on fluent-ffmpeg: probe, conversion to 16 kHz mono WAV, silence detection.
+// MediaProcessor on fluent-ffmpeg: probe and conversion to 16 kHz mono WAV.
 // Every ffmpeg child is killed when the caller's AbortSignal fires.
 import ffmpeg from 'fluent-ffmpeg';
 import { Failure } from '../domain/failures';
@@ -83,11 +83,6 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
         .audioCodec('pcm_s16le')
         .format('wav')
         .output(output);
-      const silences = opts.silences ? collectSilences(c) : null;
-      if (opts.silences) {
-        // Resample first so silence is judged on the audio that is kept.
-        c.audioFilters(['aresample=16000', 'aformat=channel_layouts=mono', `silencedetect=noise=${opts.silences.noiseDb}dB:d=${opts.silences.minSeconds}`]);
-      }
       if (opts.onProgress) {
         const onProgress = opts.onProgress;
         c.on('progress', (p: { timemark?: string }) => {
@@ -101,18 +96,6 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
         if (opts.signal?.aborted) throw err;
         throw new ProviderError(Failure.InvalidMedia, `The audio could not be decoded: ${explainFfmpegError(err, input)}`);
       }
-      return { silences: silences?.() ?? [] };
-    },
-
-    async detectSilences(file, opts) {
-      const c = command(file)
-        .noVideo()
-        .audioFilters(`silencedetect=noise=${opts.noiseDb}dB:d=${opts.minSeconds}`)
-        .format('null')
-        .output('-');
-      const silences = collectSilences(c);
-      await run(c, opts.signal);
-      return silences();
     },
   };
 }
@@ -124,18 +107,3 @@ function parseTimemark(mark: string | undefined): number | null {
   return Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
 }
 
-/** Gathers silencedetect's stderr lines from a command; call the result after it ran. */
-function collectSilences(c: ffmpeg.FfmpegCommand): () => { start: number; end: number }[] {
-  const silences: { start: number; end: number }[] = [];
-  let open: number | null = null;
-  c.on('stderr', (line: string) => {
-    const start = /silence_start:\s*(-?[\d.]+)/.exec(line);
-    if (start?.[1] !== undefined) open = Math.max(0, Number(start[1]));
-    const end = /silence_end:\s*([\d.]+)/.exec(line);
-    if (end?.[1] !== undefined && open !== null) {
-      silences.push({ start: open, end: Number(end[1]) });
-      open = null;
-    }
-  });
-  return () => silences;
-}

@@ -20,16 +20,10 @@ export interface ConvertProgress {
 export interface MediaProcessor {
   probe(file: string, signal?: AbortSignal): Promise<ProbeResult>;
   /**
-   * Converts any audio or video to 16 kHz mono 16-bit WAV at `output`. With `silences`, the
-   * same decoding pass also reports silent stretches (saving a second pass over long audio).
+   * Converts any audio or video to 16 kHz mono 16-bit WAV at `output`. Silences are found
+   * afterwards by reading the WAV (providers/wav.ts), in the same read that hashes it.
    */
-  toWav16kMono(
-    input: string,
-    output: string,
-    opts: { signal?: AbortSignal; onProgress?: (p: ConvertProgress) => void; silences?: { noiseDb: number; minSeconds: number } },
-  ): Promise<{ silences: { start: number; end: number }[] }>;
-  /** Silences of at least `minSeconds` below `noiseDb`, as [start, end] in seconds. */
-  detectSilences(file: string, opts: { noiseDb: number; minSeconds: number; signal?: AbortSignal }): Promise<{ start: number; end: number }[]>;
+  toWav16kMono(input: string, output: string, opts: { signal?: AbortSignal; onProgress?: (p: ConvertProgress) => void }): Promise<void>;
 }
 
 export interface DiarizationHints {

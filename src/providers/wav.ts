@@ -1,6 +1,9 @@
 // Reading the header of a PCM WAV file, so chunks can be cut by byte range (a new
 // header plus a slice of the data) without decoding or holding the audio in memory.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { type DetectedSilence, type SilenceSettings, SilenceDetector } from '../domain/silence-detect';
 
 export interface WavInfo {
   sampleRate: number;
@@ -73,4 +76,46 @@ export function byteRangeFor(info: WavInfo, startSec: number, endSec: number): {
   const toByte = (sec: number) =>
     info.dataOffset + Math.min(info.dataBytes, Math.max(0, Math.round(sec * info.sampleRate) * blockAlign));
   return { startByte: toByte(startSec), endByte: toByte(endSec) };
+}
+
+export interface WavPass {
+  sha256: string;
+  bytes: number;
+  info: WavInfo;
+  silences: DetectedSilence[];
+}
+
+/**
+ * One read of a 16-bit mono PCM WAV file: the sha256 of the whole file and the silences
+ * in its audio. Long recordings are read once instead of once to hash and once more
+ * through a decoder to find places to cut.
+ */
+export async function hashWavFindingSilences(file: string, settings: SilenceSettings, signal?: AbortSignal): Promise<WavPass> {
+  const info = await readWavInfo(file);
+  if (info.channels !== 1 || info.bitsPerSample !== 16) {
+    throw new Error(`${file} is ${info.channels}-channel ${info.bitsPerSample}-bit audio; silence detection reads 16-bit mono PCM`);
+  }
+  const detector = new SilenceDetector(info.sampleRate, settings);
+  const hash = createHash('sha256');
+  const dataEnd = info.dataOffset + info.dataBytes;
+  let offset = 0;
+  let carry: Buffer | null = null;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    const from = Math.max(info.dataOffset, offset);
+    const to = Math.min(dataEnd, offset + chunk.length);
+    offset += chunk.length;
+    if (to <= from) continue;
+    let pcm = chunk.subarray(from - (offset - chunk.length), to - (offset - chunk.length));
+    if (carry) {
+      pcm = Buffer.concat([carry, pcm]);
+      carry = null;
+    }
+    const whole = pcm.length - (pcm.length % 2);
+    if (whole < pcm.length) carry = Buffer.from(pcm.subarray(whole));
+    // Int16Array needs an even byte offset; file reads almost always give one.
+    const aligned = pcm.byteOffset % 2 === 0 ? pcm : Buffer.from(pcm.subarray(0, whole));
+    detector.push(new Int16Array(aligned.buffer, aligned.byteOffset, whole / 2));
+  }
+  return { sha256: hash.digest('hex'), bytes: offset, info, silences: detector.finish() };
 }

@@ -45,7 +45,7 @@ describe('transcription activities (OpenAI emulator, real ffmpeg)', function () 
   const freshDir = (name: string) => path.join(dir, `${name}-${++counter}`);
 
   const activities = (transcriber: () => Transcriber = () => createOpenAITranscriber({ apiKey: KEY, baseUrl: openai.url })) =>
-    makeTranscriptionActivities({ media, store, transcriber });
+    makeTranscriptionActivities({ store, transcriber });
 
   before(async () => {
     dir = await testTmpDir('speech-transcribe-');

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { byteRangeFor, readWavInfo, wavHeader } from '../../src/providers/wav';
+import { createHash } from 'node:crypto';
+import { byteRangeFor, hashWavFindingSilences, readWavInfo, wavHeader } from '../../src/providers/wav';
+import { makeTwoSpeakerRecording } from '../helpers/audio';
 import { testTmpDir } from '../helpers/temporal';
 
 function ffmpeg(args: string[]): void {
@@ -152,5 +154,38 @@ describe('wav.ts on ffmpeg-made WAV files', () => {
       assert.equal(decoded.status, 0, String(decoded.stderr));
       assert.ok(Buffer.compare(decoded.stdout, pcm) === 0, `${path.basename(file)}: decoded samples differ from the source range`);
     }
+  });
+
+  it('hashes a WAV and finds the silences ffmpeg silencedetect finds, in one read', async () => {
+    // Real speech with pauses, converted by ffmpeg the way the pipeline converts (LIST chunk included).
+    const rec = await makeTwoSpeakerRecording({ dir, name: 'speech' });
+    const wav = path.join(dir, 'speech16k.wav');
+    ffmpeg(['-i', rec.path, '-ac', '1', '-ar', '16000', '-c:a', 'pcm_s16le', wav]);
+    const pass = await hashWavFindingSilences(wav, { noiseDb: -35, minSeconds: 0.3 });
+    const bytes = await readFile(wav);
+    assert.equal(pass.sha256, createHash('sha256').update(bytes).digest('hex'));
+    assert.equal(pass.bytes, bytes.length);
+    assert.equal(pass.info.durationSeconds, (await readWavInfo(wav)).durationSeconds);
+
+    const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-i', wav, '-af', 'silencedetect=noise=-35dB:d=0.3', '-f', 'null', '-'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const starts = [...r.stderr.matchAll(/silence_start: (-?[\d.]+)/g)].map((m) => Math.max(0, Number(m[1])));
+    const ends = [...r.stderr.matchAll(/silence_end: ([\d.]+)/g)].map((m) => Number(m[1]));
+    assert.ok(starts.length >= rec.turns.length, `ffmpeg found ${starts.length} silences`);
+    assert.equal(pass.silences.length, starts.length);
+    pass.silences.forEach((s, i) => {
+      // ffmpeg prints six significant digits.
+      assert.ok(Math.abs(s.start - starts[i]!) < 1e-3, `start ${s.start} vs ${starts[i]}`);
+      assert.ok(Math.abs(s.end - (ends[i] ?? pass.info.durationSeconds)) < 1e-3, `end ${s.end} vs ${ends[i]}`);
+    });
+    // Each pause between turns lies inside one silence.
+    for (let k = 1; k < rec.turns.length; k++) {
+      const gap = { start: rec.turns[k - 1]!.end, end: rec.turns[k]!.start };
+      assert.ok(pass.silences.some((s) => s.start <= gap.start + 0.3 && s.end >= gap.end - 0.3), `pause ${gap.start}–${gap.end}`);
+    }
+  });
+
+  it('refuses to search other than 16-bit mono PCM for silences', async () => {
+    await assert.rejects(hashWavFindingSilences(stereo24, { noiseDb: -35, minSeconds: 0.3 }), /2-channel 24-bit audio/);
   });
 });
