@@ -28,22 +28,33 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
     return c;
   };
 
-  /** Runs a prepared command, killing ffmpeg when the signal aborts. */
+  /**
+   * Runs a prepared command, killing ffmpeg when the signal aborts. An abort settles only once
+   * ffmpeg is gone (or killed as soon as it starts, when the abort came first), so the caller
+   * may remove its output files without ffmpeg writing them again.
+   */
   const run = (c: ffmpeg.FfmpegCommand, signal: AbortSignal | undefined): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+      let started = false;
+      let aborted = false;
       const onAbort = () => {
-        c.kill('SIGKILL');
-        reject(signal?.reason ?? new Error('aborted'));
+        aborted = true;
+        if (started) c.kill('SIGKILL');
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      c.on('start', () => {
+        started = true;
+        if (aborted) c.kill('SIGKILL');
+      });
       c.on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
         signal?.removeEventListener('abort', onAbort);
-        reject(new Error(`${err.message}\n${stderr ?? ''}`));
+        reject(aborted ? (signal?.reason ?? new Error('aborted')) : new Error(`${err.message}\n${stderr ?? ''}`));
       });
       c.on('end', () => {
         signal?.removeEventListener('abort', onAbort);
-        resolve();
+        if (aborted) reject(signal?.reason ?? new Error('aborted'));
+        else resolve();
       });
       c.run();
     });
