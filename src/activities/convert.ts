@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Failure } from '../domain/failures';
 import type { ArtifactRef } from '../domain/types';
 import { sha256File, type ArtifactStore } from '../providers/artifact-store';
-import type { MediaProcessor } from '../providers/interfaces';
+import type { MediaProcessor, ProbeResult } from '../providers/interfaces';
 import { hashWavFindingSilences, readWavInfo } from '../providers/wav';
 import { atBoundary, failure } from './boundary';
 
@@ -41,28 +41,44 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
         }
       };
 
-      const probe = await deps.media.probe(inputFile, signal).catch(async (err: unknown) => {
-        await checkUnchanged();
-        throw err;
-      });
-      if (probe.audioStreams === 0) {
-        await checkUnchanged();
-        const what = probe.videoStreams > 0 ? 'a video with no audio track' : 'a file with no audio stream';
-        throw failure(Failure.InvalidMedia, `${inputFile} is ${what} (${probe.formatName}): there is nothing to transcribe.`);
-      }
-
-      await rejectTruncatedWav(inputFile, probe.formatName);
-
       await mkdir(input.interimDir, { recursive: true });
       const output = path.join(input.interimDir, 'converted.wav');
       const tmp = deps.store.tempPathFor(output);
       await removeStaleTemporaryFiles(input.interimDir, 'converted.wav');
+      // Probe and conversion run side by side: what the probe finds wrong (no audio, a cut-off
+      // WAV) stops the conversion and is reported in its words; otherwise the conversion
+      // has been under way meanwhile.
+      const conversion = new AbortController();
+      const stopConversion = () => conversion.abort(signal.reason);
+      signal.addEventListener('abort', stopConversion, { once: true });
+      if (signal.aborted) stopConversion();
+      let total: number | null = null;
       try {
-        beat({ phase: 'converting', seconds: 0, total: probe.durationSeconds });
-        await deps.media.toWav16kMono(inputFile, tmp, {
-          signal,
-          onProgress: (p) => beat({ phase: 'converting', seconds: p.seconds, total: probe.durationSeconds }),
+        beat({ phase: 'converting', seconds: 0, total });
+        const converting = deps.media.toWav16kMono(inputFile, tmp, {
+          signal: conversion.signal,
+          onProgress: (p) => beat({ phase: 'converting', seconds: p.seconds, total }),
         });
+        converting.catch(() => undefined);
+        let probe: ProbeResult;
+        try {
+          probe = await deps.media.probe(inputFile, signal).catch(async (err: unknown) => {
+            await checkUnchanged();
+            throw err;
+          });
+          if (probe.audioStreams === 0) {
+            await checkUnchanged();
+            const what = probe.videoStreams > 0 ? 'a video with no audio track' : 'a file with no audio stream';
+            throw failure(Failure.InvalidMedia, `${inputFile} is ${what} (${probe.formatName}): there is nothing to transcribe.`);
+          }
+          await rejectTruncatedWav(inputFile, probe.formatName);
+        } catch (err) {
+          conversion.abort(err);
+          await converting.catch(() => undefined);
+          throw err;
+        }
+        total = probe.durationSeconds;
+        await converting;
         await checkUnchanged();
         // One read of the result: its sha256, and the silences the chunk planner cuts at.
         beat({ phase: 'hashing', seconds: probe.durationSeconds, total: probe.durationSeconds });
@@ -82,18 +98,19 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
         return {
           ...ref,
           metadata: {
-          duration_s: Math.round(wav.durationSeconds * 1000) / 1000,
-          sample_rate: wav.sampleRate,
-          channels: wav.channels,
-          source_format: probe.formatName,
-          source_codec: probe.codec,
-          source_sample_rate: probe.sampleRate,
-          source_channels: probe.channels,
-          source_duration_s: probe.durationSeconds,
-          silences: silences.length,
+            duration_s: Math.round(wav.durationSeconds * 1000) / 1000,
+            sample_rate: wav.sampleRate,
+            channels: wav.channels,
+            source_format: probe.formatName,
+            source_codec: probe.codec,
+            source_sample_rate: probe.sampleRate,
+            source_channels: probe.channels,
+            source_duration_s: probe.durationSeconds,
+            silences: silences.length,
           },
         };
       } finally {
+        signal.removeEventListener('abort', stopConversion);
         await unlink(tmp).catch(() => undefined);
       }
     });

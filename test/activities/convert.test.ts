@@ -2,13 +2,14 @@
 // ffmpeg itself, and the bad inputs that must fail at once with a plain reason.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFile, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { makeConvertAudio } from '../../src/activities/convert';
 import { createFsArtifactStore, sha256File } from '../../src/providers/artifact-store';
 import { createFfmpegProcessor } from '../../src/providers/ffmpeg';
 import { readWavInfo } from '../../src/providers/wav';
+import { makeLongRecording } from '../helpers/audio';
 import { mockActivityEnv, testTmpDir } from '../helpers/temporal';
 
 function ffmpeg(args: string[]): void {
@@ -98,13 +99,17 @@ describe('convertAudio activity (real ffmpeg)', function () {
   });
 
   async function expectInvalid(file: string, pattern: RegExp) {
-    await assert.rejects(convert(file), (err: unknown) => {
+    const interim = path.join(dir, 'interim', path.basename(file));
+    await assert.rejects(convert(file, interim), (err: unknown) => {
       assert.ok(err instanceof ApplicationFailure, `expected ApplicationFailure, got ${String(err)}`);
       assert.equal(err.type, 'InvalidMedia');
       assert.equal(err.nonRetryable, true);
       assert.match(err.message, pattern);
       return true;
     });
+    // The conversion that ran beside the probe left nothing: no result, no temporary file.
+    const left = await readdir(interim).catch(() => []);
+    assert.deepEqual(left, [], `left in ${interim}: ${left.join(', ')}`);
   }
 
   it('rejects a video with no audio track', async () => {
@@ -148,5 +153,26 @@ describe('convertAudio activity (real ffmpeg)', function () {
       mockActivityEnv().run(convertAudio, { inputFile: src, inputSha256: '0'.repeat(64), interimDir: path.join(dir, 'changed') }),
       (err: unknown) => err instanceof ApplicationFailure && err.type === 'InputMissing' && /changed since the run started/.test(err.message),
     );
+  });
+
+  it('stops ffmpeg on cancellation, however early, and keeps no partial output', async function () {
+    this.timeout(60_000);
+    // Long enough at 44.1 kHz that the resampling is still running when the cancel arrives.
+    const long = await makeLongRecording({ dir, seconds: 3600, sampleRate: 44100, name: 'hour' });
+    const { sha256 } = await sha256File(long.path);
+    const ffmpegFor = (file: string) =>
+      spawnSync('pgrep', ['-f', `ffmpeg.*${file}`], { encoding: 'utf8' }).stdout.trim();
+    for (const afterMs of [0, 150]) {
+      const interim = path.join(dir, 'interim', `cancelled-${afterMs}`);
+      const { env, run } = mockActivityEnv();
+      const running = run(convertAudio, { inputFile: long.path, inputSha256: sha256, interimDir: interim });
+      await new Promise((r) => setTimeout(r, afterMs));
+      env.cancel();
+      await assert.rejects(running, (err: unknown) => err instanceof CancelledFailure);
+      assert.equal(ffmpegFor(long.path), '', `ffmpeg still runs after a cancel at ${afterMs} ms`);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(await readdir(interim).catch(() => []), [], `files left after a cancel at ${afterMs} ms`);
+    }
+    await rm(long.path, { force: true });
   });
 });
