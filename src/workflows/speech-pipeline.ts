@@ -66,25 +66,52 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
   };
   setHandler(progressQuery, (): ProgressSnapshot => ({ ...state, percent: percentOf(state) }));
 
-  const record = async () => {
+  // State record writes run one at a time, in order, each taking the state as it is when it
+  // starts; calls made while one is queued share it. A stage's activity is scheduled in the
+  // same workflow task as the write saying it started, not one round trip later, so the
+  // record lags the history by a write or two and never leads it. The writes are not
+  // cancellable: a cancelled run still records how it ended.
+  let writing: Promise<void> = Promise.resolve();
+  let writeQueued = false;
+  let writeFailure: unknown = null;
+  const writeRecord = () =>
+    CancellationScope.nonCancellable(() =>
+      recordState({
+        path: input.stateRecordPath,
+        state: JSON.parse(JSON.stringify(state)) as PipelineState,
+        context: {
+          workflowId: info.workflowId,
+          runId: info.runId,
+          inputSha256: input.inputSha256,
+          inputBytes: input.inputBytes,
+          options: input.options,
+          formats: input.formats,
+          interimDir: input.interimDir,
+          outputDir: input.outputDir,
+          resumedFrom: input.resumedFrom ?? null,
+        },
+      }),
+    );
+  /** Queues a write of the current state. */
+  const record = (): void => {
     state.revision += 1;
     state.updatedAt = now();
     updateDetails(state);
-    await recordState({
-      path: input.stateRecordPath,
-      state: JSON.parse(JSON.stringify(state)) as PipelineState,
-      context: {
-        workflowId: info.workflowId,
-        runId: info.runId,
-        inputSha256: input.inputSha256,
-        inputBytes: input.inputBytes,
-        options: input.options,
-        formats: input.formats,
-        interimDir: input.interimDir,
-        outputDir: input.outputDir,
-        resumedFrom: input.resumedFrom ?? null,
-      },
+    if (writeQueued) return;
+    writeQueued = true;
+    writing = writing.then(async () => {
+      writeQueued = false;
+      try {
+        await writeRecord();
+      } catch (err) {
+        writeFailure ??= err;
+      }
     });
+  };
+  /** Waits for queued writes; a write that failed (after its retries) fails the run. */
+  const recorded = async (): Promise<void> => {
+    await writing;
+    if (writeFailure) throw writeFailure;
   };
 
   /** The stage shown in the Web UI and searchable; a finished run shows how it ended. */
@@ -101,9 +128,10 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
       Object.assign(s, { status: 'completed', startedAt: now(), completedAt: now(), durationMs: 0, artifact: reuse, reused: true });
       return reuse as T;
     }
+    if (writeFailure) throw writeFailure;
     setStage(stage);
     Object.assign(s, { status: 'running', startedAt: now(), error: null });
-    await record();
+    record();
     const started = Date.now();
     try {
       const result = await body();
@@ -116,7 +144,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
       } else {
         s.artifact = result as ArtifactRef;
       }
-      await record();
+      record();
       return result;
     } catch (err) {
       s.status = isCancellation(err) ? 'cancelled' : 'failed';
@@ -128,7 +156,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
   };
 
   try {
-    await record();
+    record();
     const prior = await verifiedPrior(input, verifyArtifacts, log);
 
     const { convertAudio } = acts(`convert ${baseName(input.inputFile)} to 16 kHz mono WAV`, {
@@ -173,7 +201,8 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
 
     state.status = 'completed';
     setStage(null);
-    await record();
+    record();
+    await recorded();
     return {
       pipelineId: input.pipelineId,
       status: 'completed',
@@ -189,7 +218,9 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     state.error = { type: cancelled ? 'Cancelled' : failure.type, message: cancelled ? 'The run was cancelled.' : failure.message, stage: state.currentStage };
     for (const s of STAGES) if (state.stages[s].status === 'running') state.stages[s].status = cancelled ? 'cancelled' : 'failed';
     if (input.searchAttributes) upsertSearchAttributes([{ key: PipelineStageAttribute, value: state.status }]);
-    await CancellationScope.nonCancellable(() => record());
+    record();
+    // The run's own error, not a failed record write, is what it ends with.
+    await writing;
     if (cancelled) throw err;
     throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true });
   }
