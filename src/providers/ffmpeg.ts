@@ -35,7 +35,8 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
    */
   const run = (c: ffmpeg.FfmpegCommand, signal: AbortSignal | undefined): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+      const abortReason = () => signal?.reason ?? new Error('aborted');
+      if (signal?.aborted) return reject(abortReason());
       let started = false;
       let aborted = false;
       const onAbort = () => {
@@ -49,11 +50,11 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
       });
       c.on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
         signal?.removeEventListener('abort', onAbort);
-        reject(aborted ? (signal?.reason ?? new Error('aborted')) : new Error(`${err.message}\n${stderr ?? ''}`));
+        reject(aborted ? abortReason() : new Error(`${err.message}\n${stderr ?? ''}`));
       });
       c.on('end', () => {
         signal?.removeEventListener('abort', onAbort);
-        if (aborted) reject(signal?.reason ?? new Error('aborted'));
+        if (aborted) reject(abortReason());
         else resolve();
       });
       c.run();

@@ -52,6 +52,7 @@ export async function readWavInfo(file: string): Promise<WavInfo> {
 
 /** A canonical 44-byte PCM WAV header for `dataBytes` of audio. */
 export function wavHeader(info: Pick<WavInfo, 'sampleRate' | 'channels' | 'bitsPerSample'>, dataBytes: number): Buffer {
+  if (dataBytes > 0xffffffff - 36) throw new RangeError(`WAV data of ${dataBytes} bytes does not fit a RIFF header (4 GiB)`);
   const h = Buffer.alloc(44);
   const blockAlign = info.channels * (info.bitsPerSample / 8);
   h.write('RIFF', 0, 'ascii');
@@ -102,11 +103,13 @@ export async function hashWavFindingSilences(file: string, settings: SilenceSett
   let carry: Buffer | null = null;
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20, signal }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
-    const from = Math.max(info.dataOffset, offset);
-    const to = Math.min(dataEnd, offset + chunk.length);
+    const chunkStart = offset;
     offset += chunk.length;
+    // The part of this read that is audio data (the header and any trailing chunks are not).
+    const from = Math.max(info.dataOffset, chunkStart);
+    const to = Math.min(dataEnd, offset);
     if (to <= from) continue;
-    let pcm = chunk.subarray(from - (offset - chunk.length), to - (offset - chunk.length));
+    let pcm = chunk.subarray(from - chunkStart, to - chunkStart);
     if (carry) {
       pcm = Buffer.concat([carry, pcm]);
       carry = null;
