@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, promises as fsp } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { wavHeader as pcmWavHeader } from '../../src/providers/wav';
 
 export type SpeakerId = 'A' | 'B';
 
@@ -105,23 +106,9 @@ export async function readWav(path: string): Promise<Pcm16> {
   throw new Error(`${path}: no data chunk`);
 }
 
+/** A 44-byte header for 16-bit PCM: the product's own, which wav.test.ts checks against ffmpeg's. */
 export function wavHeader(sampleRate: number, channels: number, dataBytes: number): Buffer {
-  if (dataBytes > 0xffffffff - 36) throw new Error('WAV data over 4 GiB');
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(36 + dataBytes, 4);
-  h.write('WAVE', 8, 'latin1');
-  h.write('fmt ', 12, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(channels, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * channels * 2, 28);
-  h.writeUInt16LE(channels * 2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(dataBytes, 40);
-  return h;
+  return pcmWavHeader({ sampleRate, channels, bitsPerSample: 16 }, dataBytes);
 }
 
 async function writeWav(path: string, pcm: Pcm16): Promise<void> {

@@ -101,6 +101,9 @@ describe('wav.ts on ffmpeg-made WAV files', () => {
       const theirs = (await readFile(file)).subarray(0, 44);
       assert.deepEqual(wavHeader(info, info.dataBytes), theirs, `${rate} Hz × ${channels}`);
     }
+    // RIFF sizes are 32-bit: data that large cannot be described, so it is refused.
+    assert.throws(() => wavHeader({ sampleRate: 16000, channels: 1, bitsPerSample: 16 }, 0xffffffff - 35), RangeError);
+    assert.equal(wavHeader({ sampleRate: 16000, channels: 1, bitsPerSample: 16 }, 0xffffffff - 36).readUInt32LE(4), 0xffffffff);
   });
 
   it('cuts byte ranges on whole sample frames, clamped to the data', async () => {
