@@ -7,6 +7,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Emulators, OpenAIRequestLogEntry, PyannoteRequestLogEntry, EmulatorsOptions } from '../test/emulators';
+import { type CliResult, speech } from '../test/helpers/cli';
 import { pipelineEnv } from '../test/helpers/pipeline';
 import { startTestServer, testTmpDir, type TestServer } from '../test/helpers/temporal';
 import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process';
@@ -190,28 +191,24 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<BenchWorker> 
 }
 
 /** Runs `node bin/speech.js …` to the end; the child is killed on clean-up if still running. */
-export function runSpeech(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+export async function runSpeech(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliResult & { ms: number }> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'speech.js'), ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const unregister = onCleanup(`speech ${args[0]} pid ${child.pid}`, async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+  let unregister = () => {};
+  try {
+    const r = await speech(args, {
+      env,
+      cwd: ROOT,
+      timeoutMs,
+      onSpawn: (child) => {
+        unregister = onCleanup(`speech ${args[0]} pid ${child.pid}`, async () => {
+          if (child.exitCode === null) child.kill('SIGKILL');
+        });
+      },
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`speech ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      unregister();
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+    return { ...r, ms: Date.now() - started };
+  } finally {
+    unregister();
+  }
 }
 
 /** Memory of one process (kB fields of /proc/<pid>/status), or null once it is gone. */

@@ -8,7 +8,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { type FaultPlan, parseFaultRule } from './faults';
+import { type FaultAction, type FaultPlan, parseFaultRule } from './faults';
 
 export interface LogEntryBase {
   /** ISO time the request arrived. */
@@ -132,6 +132,35 @@ export function waitUnlessClosed(res: ServerResponse, ms: number): Promise<boole
 }
 
 /** Requests per key in the last minute, for rate-limit headers (and optional enforcement). */
+/** The injected faults that act on the connection rather than on an answer. */
+export type ConnectionFault = Extract<FaultAction, { kind: 'hang' | 'reset' | 'delay' }>;
+
+export function isConnectionFault(fault: FaultAction): fault is ConnectionFault {
+  return fault.kind === 'hang' || fault.kind === 'reset' || fault.kind === 'delay';
+}
+
+/**
+ * Applies a connection fault, the same for every emulated service: `hang` reads the upload
+ * and never answers (so the client waits for an answer, not for the send), `reset` drops
+ * the connection, `delay` waits unless the client leaves. Returns true when the request is
+ * finished, false when it goes on after the delay.
+ */
+export async function applyConnectionFault(fault: ConnectionFault, req: IncomingMessage, res: ServerResponse, onBodyRead?: (bytes: number) => void): Promise<boolean> {
+  switch (fault.kind) {
+    case 'hang':
+      readBody(req, 0).then(
+        (r) => onBodyRead?.(r.bytes),
+        () => undefined,
+      );
+      return true;
+    case 'reset':
+      req.socket.destroy();
+      return true;
+    case 'delay':
+      return !(await waitUnlessClosed(res, fault.ms));
+  }
+}
+
 export class RequestWindow {
   private readonly hits = new Map<string, number[]>();
   constructor(readonly perMinute: number) {}

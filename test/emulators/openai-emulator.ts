@@ -14,6 +14,8 @@ import { type FaultAction, FaultPlan, type LatencyModel, latencyMs } from './fau
 import {
   type LogEntryBase,
   RequestLog,
+  applyConnectionFault,
+  isConnectionFault,
   RequestWindow,
   bearerToken,
   closeServer,
@@ -623,19 +625,8 @@ async function applyFault(
   drainAndFail: (f: ApiFailure) => Promise<void>,
   setBytes: (n: number) => void,
 ): Promise<boolean> {
+  if (isConnectionFault(fault)) return applyConnectionFault(fault, req, res, setBytes);
   switch (fault.kind) {
-    case 'hang':
-      // Read the upload so the client is left waiting for an answer, not for the send.
-      readBody(req, 0).then(
-        (r) => setBytes(r.bytes),
-        () => undefined,
-      );
-      return true;
-    case 'reset':
-      req.socket.destroy();
-      return true;
-    case 'delay':
-      return !(await waitUnlessClosed(res, fault.ms));
     case 'fail-job':
       return false;
     case 'status': {

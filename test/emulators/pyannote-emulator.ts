@@ -14,7 +14,7 @@ import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { DecodeError, type SpeakerRegion, analyzeAudio, clusterSpeakers, speechRegions } from './audio-analysis';
 import { type FaultAction, FaultPlan, type LatencyModel, latencyMs } from './faults';
-import { type LogEntryBase, RequestLog, RequestWindow, bearerToken, closeServer, handleAdmin, listen, readBody, sendJson, waitUnlessClosed, trackRequest } from './emulator-http';
+import { type LogEntryBase, RequestLog, RequestWindow, applyConnectionFault, bearerToken, isConnectionFault, closeServer, handleAdmin, listen, readBody, sendJson, trackRequest } from './emulator-http';
 
 export interface PyannoteEmulatorOptions {
   port?: number;
@@ -552,15 +552,8 @@ async function applyFault(
   fail: (f: HttpFailure) => Promise<void>,
   requestId: string,
 ): Promise<boolean> {
+  if (isConnectionFault(fault)) return applyConnectionFault(fault, req, res);
   switch (fault.kind) {
-    case 'hang':
-      readBody(req, 0).catch(() => undefined);
-      return true;
-    case 'reset':
-      req.socket.destroy();
-      return true;
-    case 'delay':
-      return !(await waitUnlessClosed(res, fault.ms));
     case 'status': {
       const headers: Record<string, string> = {};
       if (fault.status === 429 || fault.retryAfterSeconds !== undefined) {

@@ -1,5 +1,6 @@
 // Runs the real `speech` executable as a child process.
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 
 export const SPEECH_BIN = path.resolve(__dirname, '..', '..', 'bin', 'speech.js');
@@ -10,9 +11,18 @@ export interface CliResult {
   stderr: string;
 }
 
-export function speech(args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliResult> {
+export interface SpeechOptions {
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+  /** Called with the child as soon as it is spawned (e.g. to kill it on an outside clean-up). */
+  onSpawn?: (child: ChildProcessByStdio<null, Readable, Readable>) => void;
+}
+
+export function speech(args: string[], opts: SpeechOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SPEECH_BIN, ...args], { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
