@@ -1,25 +1,12 @@
 // What a run's event history says about time: activity intervals, the critical path of
 // workflow tasks and activities, stage spans, and the history's size.
 import { temporal } from '@temporalio/proto';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { activityRuns, eventMs, type ActivityRun } from '../src/client/history';
 
 type History = temporal.api.history.v1.IHistory;
 type Event = temporal.api.history.v1.IHistoryEvent;
 
-export interface ActivityRun {
-  scheduledId: number;
-  type: string;
-  /** Event id of the WorkflowTaskCompleted whose commands scheduled it. */
-  scheduledByWft: number;
-  scheduledMs: number;
-  startedMs: number | null;
-  closedMs: number | null;
-  closedId: number | null;
-  attempt: number;
-  outcome: 'completed' | 'failed' | 'timed-out' | 'cancelled' | 'open';
-  input: unknown;
-  result: unknown;
-}
+export type { ActivityRun } from '../src/client/history';
 
 export interface RunTimeline {
   startedMs: number;
@@ -28,72 +15,17 @@ export interface RunTimeline {
   events: Event[];
 }
 
-export function eventMs(e: Event): number {
-  const t = e.eventTime;
-  if (!t) return 0;
-  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-}
-
-function decode(payloads: temporal.api.common.v1.IPayloads | null | undefined): unknown {
-  const p = payloads?.payloads?.[0];
-  if (!p) return undefined;
-  try {
-    return defaultPayloadConverter.fromPayload(p);
-  } catch {
-    return undefined;
-  }
-}
-
 export function timeline(history: History): RunTimeline {
   const events = history.events ?? [];
-  const acts = new Map<number, ActivityRun>();
   let startedMs = 0;
   let closedMs = 0;
   for (const e of events) {
-    const id = Number(e.eventId);
-    const t = eventMs(e);
-    if (e.workflowExecutionStartedEventAttributes) startedMs = t;
+    if (e.workflowExecutionStartedEventAttributes) startedMs = eventMs(e);
     if (e.workflowExecutionCompletedEventAttributes || e.workflowExecutionFailedEventAttributes || e.workflowExecutionCanceledEventAttributes || e.workflowExecutionTerminatedEventAttributes) {
-      closedMs = t;
+      closedMs = eventMs(e);
     }
-    const s = e.activityTaskScheduledEventAttributes;
-    if (s) {
-      acts.set(id, {
-        scheduledId: id,
-        type: s.activityType?.name ?? '?',
-        scheduledByWft: Number(s.workflowTaskCompletedEventId),
-        scheduledMs: t,
-        startedMs: null,
-        closedMs: null,
-        closedId: null,
-        attempt: 1,
-        outcome: 'open',
-        input: decode(s.input),
-        result: undefined,
-      });
-    }
-    const st = e.activityTaskStartedEventAttributes;
-    if (st) {
-      const a = acts.get(Number(st.scheduledEventId));
-      if (a) {
-        a.startedMs = t;
-        a.attempt = st.attempt ?? 1;
-      }
-    }
-    const close = (sid: unknown, outcome: ActivityRun['outcome'], result?: unknown) => {
-      const a = acts.get(Number(sid));
-      if (!a) return;
-      a.closedMs = t;
-      a.closedId = id;
-      a.outcome = outcome;
-      a.result = result;
-    };
-    if (e.activityTaskCompletedEventAttributes) close(e.activityTaskCompletedEventAttributes.scheduledEventId, 'completed', decode(e.activityTaskCompletedEventAttributes.result));
-    if (e.activityTaskFailedEventAttributes) close(e.activityTaskFailedEventAttributes.scheduledEventId, 'failed');
-    if (e.activityTaskTimedOutEventAttributes) close(e.activityTaskTimedOutEventAttributes.scheduledEventId, 'timed-out');
-    if (e.activityTaskCanceledEventAttributes) close(e.activityTaskCanceledEventAttributes.scheduledEventId, 'cancelled');
   }
-  return { startedMs, closedMs, activities: [...acts.values()], events };
+  return { startedMs, closedMs, activities: activityRuns(history), events };
 }
 
 export interface CriticalPath {

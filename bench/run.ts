@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { loadConfig } from '../src/config';
-import { preparePipelineInput } from '../src/client/commands/run';
+import { preparePipelineInput } from '../src/client/run-input';
 import type { PipelineOptions } from '../src/domain/options';
 import type { ChunkSpan, RunSettings, SpeechPipelineInput } from '../src/domain/pipeline';
 import { EXPORT_FORMATS } from '../src/domain/stages';

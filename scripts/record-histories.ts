@@ -12,8 +12,9 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { loadConfig } from '../src/config';
-import { preparePipelineInput } from '../src/client/commands/run';
+import { preparePipelineInput } from '../src/client/run-input';
 import { findTemporalCli } from '../src/client/dev-server';
+import { priorResults, workflowInput } from '../src/client/history';
 import type { PipelineOptions } from '../src/domain/options';
 import type { ProgressSnapshot } from '../src/domain/pipeline';
 import { EXPORT_FORMATS } from '../src/domain/stages';
@@ -123,15 +124,22 @@ async function main(): Promise<void> {
     await h.result();
     await save('worker-killed-mid-transcription', 'worker SIGKILLed while chunks were in flight, finished by another worker (retried attempts)', h);
 
-    // 4. Cancelled while chunk requests are in flight.
-    emus.openai.faults.add({ endpoint: 'transcriptions', kind: 'delay', ms: 3000, times: -1 });
+    // 4. Cancelled while chunk requests are in flight, after some chunks finished; then resumed
+    // the way `speech run` resumes it: the finished chunks are reused.
+    emus.openai.faults.add({ endpoint: 'transcriptions', kind: 'delay', ms: 1500, times: -1 });
     h = await start(meeting.path, 'cancelled');
-    await waitFor(h, (p) => p.stages.transcription.status === 'running' && p.chunks.inFlight.length > 0, 'a chunk in flight');
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(h, (p) => p.chunks.done >= 1 && p.chunks.inFlight.length > 0, 'a finished chunk and one in flight');
+    await new Promise((r) => setTimeout(r, 300));
     await h.cancel();
     await h.result().catch(() => undefined);
     emus.openai.faults.clear();
     await save('cancelled-mid-transcription', 'cancelled while transcription requests were in flight', h);
+    const cancelledHistory = await h.fetchHistory();
+    const cancelledRunId = (await h.describe()).runId;
+    const resumedInput = { ...workflowInput(cancelledHistory)!, priorResults: priorResults(cancelledHistory), resumedFrom: cancelledRunId };
+    const resumed = await client.workflow.start('speechPipeline', { taskQueue: config.temporal.taskQueue, workflowId: h.workflowId, args: [resumedInput] });
+    await resumed.result();
+    await save('resumed-after-cancel', 'the cancelled run resumed: conversion, diarization and the finished chunks reused', resumed);
 
     // 5 and 6. Failed on a refused transcription key through the CLI, then resumed by it.
     const refusedFile = path.join(dir, 'refused.wav');

@@ -93,7 +93,7 @@ let quiet = false;
 export function quietRuntime(): void {
   if (quiet) return;
   quiet = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
 }
 
 export function testTmpDir(prefix = 'speech-'): Promise<string> {

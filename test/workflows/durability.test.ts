@@ -6,15 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { loadConfig, type Config } from '../../src/config';
-import { preparePipelineInput } from '../../src/client/commands/run';
+import { preparePipelineInput } from '../../src/client/run-input';
 import { findTemporalCli } from '../../src/client/dev-server';
+import { activityRuns, chunksCompleted } from '../../src/client/history';
 import type { PipelineOptions } from '../../src/domain/options';
 import type { ProgressSnapshot, SpeechPipelineInput } from '../../src/domain/pipeline';
 import { EXPORT_FORMATS, type StageName } from '../../src/domain/stages';
 import { StateRecordSchema } from '../../src/domain/state-record';
-import type { ArtifactRef } from '../../src/domain/types';
 import { sha256File } from '../../src/providers/artifact-store';
 import type { SpeechPipelineResult, speechPipeline } from '../../src/workflows';
 import { progressQuery } from '../../src/workflows/messages';
@@ -117,19 +116,7 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
 
   /** Chunk indexes whose transcribeChunk activity had completed in the history before `t`. */
   async function chunksCompletedBefore(handle: WorkflowHandle, t: number): Promise<Set<number>> {
-    const history = await handle.fetchHistory();
-    const done = new Set<number>();
-    const types = new Map<string, string>();
-    for (const e of history.events ?? []) {
-      if (e.activityTaskScheduledEventAttributes) types.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
-      const c = e.activityTaskCompletedEventAttributes;
-      if (!c || types.get(String(c.scheduledEventId)) !== 'transcribeChunk') continue;
-      const when = Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
-      if (when >= t) continue;
-      const ref = defaultPayloadConverter.fromPayload<ArtifactRef>(c.result!.payloads![0]!);
-      done.add(Number(ref.metadata?.chunk));
-    }
-    return done;
+    return chunksCompleted(await handle.fetchHistory(), t);
   }
 
   const stageCases: { stage: StageName; delays?: string; ready: (p: ProgressSnapshot) => boolean }[] = [
@@ -221,8 +208,7 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
     const reused = Object.fromEntries(record.checkpoints.map((c) => [c.stage, c.reused]));
     assert.deepEqual(reused, { audio_conversion: true, diarization: true, transcription: false, merge: false, export: false });
     // The new run's history has no conversion or diarization activity at all.
-    const history = await client.workflow.getHandle(id).fetchHistory();
-    const activities = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    const activities = activityRuns(await client.workflow.getHandle(id).fetchHistory()).map((a) => a.type);
     assert.ok(!activities.includes('convertAudio') && !activities.includes('diarizeAudio'), activities.join(','));
     await w.stop();
   });
@@ -341,15 +327,9 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
     await new Promise((r) => setTimeout(r, 300));
     w1.child.kill('SIGTERM');
     assert.equal(await w1.exited, 0, w1.output());
-    const history = await handle.fetchHistory();
-    const types = new Map<string, string>();
-    let mergeStarts = 0;
-    let mergeCompleted = false;
-    for (const e of history.events ?? []) {
-      if (e.activityTaskScheduledEventAttributes) types.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
-      if (e.activityTaskStartedEventAttributes && types.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) === 'mergeTranscript') mergeStarts += 1;
-      if (e.activityTaskCompletedEventAttributes && types.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId)) === 'mergeTranscript') mergeCompleted = true;
-    }
+    const merges = activityRuns(await handle.fetchHistory()).filter((a) => a.type === 'mergeTranscript');
+    const mergeCompleted = merges.some((a) => a.outcome === 'completed');
+    const mergeStarts = merges.reduce((n, a) => n + (a.startedMs !== null ? a.attempt : 0), 0);
     assert.ok(mergeCompleted, 'the activity running at SIGTERM completed during the drain');
     assert.equal(mergeStarts, 1, 'and was not retried');
 

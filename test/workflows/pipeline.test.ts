@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../src/config';
-import { preparePipelineInput, webUiMetadata } from '../../src/client/commands/run';
+import { preparePipelineInput, webUiMetadata } from '../../src/client/run-input';
 import { identifyInput } from '../../src/client/pipeline-id';
 import { sha256File } from '../../src/providers/artifact-store';
 import { StateRecordSchema } from '../../src/domain/state-record';

@@ -8,7 +8,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { HISTORIES_DIR, loadRecordedHistories, replayAll, type RecordedHistory } from '../helpers/replay';
 import { quietRuntime } from '../helpers/temporal';
 
-/** The situations every release records (scripts/record-histories.ts). */
+/** The situations every release records (scripts/record-histories.ts); later releases add more. */
 const SCENARIOS = [
   'short-completed',
   'chunked-completed',

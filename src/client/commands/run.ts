@@ -1,25 +1,29 @@
 // `speech run FILE…`: start, attach to, resume or report one pipeline per file, show live
 // progress, and finish with the outputs and the Web UI link.
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { isCancellation } from '@temporalio/workflow';
 import { access, readdir, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { dataPaths, type Config } from '../../config';
+import type { Config } from '../../config';
 import { Failure } from '../../domain/failures';
 import type { PipelineOptions } from '../../domain/options';
-import type { ProgressSnapshot, SpeechPipelineInput } from '../../domain/pipeline';
+import type { ProgressSnapshot } from '../../domain/pipeline';
 import { EXPORT_FORMATS, type ExportFormat } from '../../domain/stages';
 import { formatClock } from '../../domain/timecode';
 import { createFfmpegProcessor } from '../../providers/ffmpeg';
 import { ProviderError } from '../../providers/errors';
 import type { SpeechPipelineResult, speechPipeline } from '../../workflows';
-import { InputFileAttribute, progressQuery } from '../../workflows/messages';
+import { progressQuery } from '../../workflows/messages';
 import { hasSearchAttributes, openContext, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
 import { EXIT, RunFailedError, UsageError } from '../errors';
 import { printJson, progressLine, stageChanges, stageLines, table } from '../output';
-import { identifyInput, type InputIdentity } from '../pipeline-id';
-import { priorResultsFromHistory } from '../prior-results';
+import { createFsArtifactStore } from '../../providers/artifact-store';
+import { follow } from '../follow';
+import { priorResults } from '../history';
+import { preparePipelineInput, webUiMetadata } from '../run-input';
+import { planRun, type StoredResult } from '../run-plan';
 import { reexport } from '../reexport';
 
 const MEDIA_EXTENSIONS = new Set(['wav', 'mp3', 'm4a', 'aac', 'ogg', 'oga', 'opus', 'flac', 'mp4', 'm4v', 'mov', 'mkv', 'webm', 'wma', 'aiff', 'aif', 'amr', 'mpga', 'mpeg', 'avi']);
@@ -114,36 +118,6 @@ export async function expandInputs(inputs: string[]): Promise<string[]> {
   return [...new Set(files)];
 }
 
-/** The workflow input for one file: identity, folders under DATA_DIR, run settings. */
-export async function preparePipelineInput(
-  config: Config,
-  file: string,
-  opts: { options: PipelineOptions; formats: ExportFormat[]; outDir?: string | undefined; searchAttributes: boolean },
-): Promise<{ input: SpeechPipelineInput; ident: InputIdentity; baseName: string }> {
-  const ident = await identifyInput(file, opts.options);
-  const paths = dataPaths(config.dataDir, ident.pipelineId);
-  const name = path.basename(file);
-  const input: SpeechPipelineInput = {
-    pipelineId: ident.pipelineId,
-    inputFile: path.resolve(file),
-    inputSha256: ident.sha256,
-    inputBytes: ident.bytes,
-    options: opts.options,
-    formats: opts.formats,
-    interimDir: paths.interimDir,
-    outputDir: opts.outDir ? path.resolve(opts.outDir) : paths.outputDir,
-    stateRecordPath: paths.stateRecord,
-    settings: {
-      chunkMaxSeconds: config.chunkMaxSeconds,
-      transcribeConcurrency: config.transcribeConcurrency,
-      heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
-      previousTextPrompt: config.previousTextPrompt,
-    },
-    searchAttributes: opts.searchAttributes,
-  };
-  return { input, ident, baseName: name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name };
-}
-
 export function optionsFrom(flags: RunFlags, config: Config): PipelineOptions {
   return {
     language: flags.language ?? null,
@@ -161,6 +135,8 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   const say = (line: string) => {
     if (!flags.json) process.stdout.write(`${line}\n`);
   };
+  // A stuck run is said at once, in JSON mode too (on stderr, so stdout stays one document).
+  const warn = (line: string) => (flags.json ? process.stderr : process.stdout).write(`${line}\n`);
   const ctx = await openContext({ embedded: true, onServerStart: say });
   const wantWorker = flags.worker ?? isLocalAddress(ctx.config.temporal.address);
   let worker: Awaited<ReturnType<typeof startInProcessWorker>> | null = null;
@@ -172,7 +148,7 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     const queue = files.map((file, i) => ({ file, i }));
     const lane = async () => {
       for (let item = queue.shift(); item; item = queue.shift()) {
-        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say, detailed: single });
+        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say, warn, detailed: single });
       }
     };
     await Promise.all(Array.from({ length: Math.min(flags.parallel, files.length) }, lane));
@@ -231,7 +207,7 @@ async function runOne(
   ctx: CliContext,
   file: string,
   flags: RunFlags,
-  env: { searchAttributes: boolean; say: (l: string) => void; detailed: boolean },
+  env: { searchAttributes: boolean; say: (l: string) => void; warn: (l: string) => void; detailed: boolean },
 ): Promise<RunOutcome> {
   const started = Date.now();
   const { config, client } = ctx;
@@ -267,47 +243,40 @@ async function runOne(
 
   let handle: WorkflowHandle<typeof speechPipeline> | null = null;
   let runId: string | null = null;
-  /** A completed run whose stored results are damaged may be run again under its id. */
-  let reuseCompleted = false;
-  let mode: RunOutcome['mode'] = 'started';
   const existing = await describe(ctx, id);
-  if (existing && !flags.forceRestart) {
-    if (existing.status === 'RUNNING') {
-      handle = client.workflow.getHandle<typeof speechPipeline>(id, existing.runId);
-      runId = existing.runId;
-      mode = 'attached';
-    } else if (existing.status === 'COMPLETED') {
-      const h = client.workflow.getHandle<typeof speechPipeline>(id, existing.runId);
-      const result = await h.result();
-      let outputs = result.outputs.map((o) => o.path);
-      const earlierDir = result.outputs[0] ? path.dirname(result.outputs[0].path) : null;
-      const rerender = flags.formats.some((f) => !result.outputs.some((o) => o.metadata?.format === f)) || outDir !== earlierDir || (await anyMissing(outputs));
-      let intact = true;
-      if (rerender) {
-        try {
-          if (!result.artifacts.merge) throw new UsageError('the earlier run recorded no merge result');
-          outputs = (await reexport({ merged: result.artifacts.merge, formats: flags.formats as ExportFormat[], outDir, baseName })).map((r) => r.path);
-        } catch (err) {
-          if (!(err instanceof UsageError)) throw err;
-          // The stored merge result is gone or damaged: run again, reusing whatever is intact.
-          intact = false;
-        }
-      }
-      if (intact) {
-        return { ...out, mode: 'completed', status: 'completed', run_id: existing.runId, audio_seconds: result.audioSeconds, outputs, duration_ms: Date.now() - started, web_ui: webUiLink(config, id, existing.runId) };
-      }
-      const prior = await priorResultsFromHistory(h);
-      input.priorResults = prior.results;
-      input.resumedFrom = existing.runId;
-      reuseCompleted = true;
-      mode = 'resumed';
-    } else {
-      const prior = await priorResultsFromHistory(client.workflow.getHandle(id, existing.runId));
-      input.priorResults = prior.results;
-      input.resumedFrom = existing.runId;
-      mode = 'resumed';
+  let completed: SpeechPipelineResult | null = null;
+  if (existing?.status === 'COMPLETED' && !flags.forceRestart) completed = await client.workflow.getHandle<typeof speechPipeline>(id, existing.runId).result();
+  let plan = planRun(existing, completed ? await storedResult(completed) : null, { forceRestart: flags.forceRestart, formats: flags.formats, outDir });
+  const finished = (runIdDone: string, outputs: string[]): RunOutcome => ({
+    ...out,
+    mode: 'completed',
+    status: 'completed',
+    run_id: runIdDone,
+    audio_seconds: completed?.audioSeconds ?? out.audio_seconds,
+    outputs,
+    duration_ms: Date.now() - started,
+    web_ui: webUiLink(config, id, runIdDone),
+  });
+  if (plan.kind === 'stored') return finished(plan.runId, completed!.outputs.map((o) => o.path));
+  if (plan.kind === 're-render') {
+    try {
+      const rendered = await reexport({ merged: completed!.artifacts.merge!, formats: flags.formats as ExportFormat[], outDir, baseName });
+      return finished(plan.runId, rendered.map((r) => r.path));
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      // The stored merge result was damaged after we looked: run again, reusing whatever is intact.
+      plan = { kind: 'resume', fromRunId: plan.runId, afterCompleted: true };
     }
   }
+  if (plan.kind === 'attach') {
+    handle = client.workflow.getHandle<typeof speechPipeline>(id, plan.runId);
+    runId = plan.runId;
+  } else if (plan.kind === 'resume') {
+    input.priorResults = priorResults(await client.workflow.getHandle(id, plan.fromRunId).fetchHistory());
+    input.resumedFrom = plan.fromRunId;
+  }
+  const mode: RunOutcome['mode'] = plan.kind === 'attach' ? 'attached' : plan.kind === 'resume' ? 'resumed' : 'started';
+  const reuseCompleted = plan.kind === 'resume' && plan.afterCompleted;
 
   if (!handle) {
     try {
@@ -342,10 +311,13 @@ async function runOne(
 
   try {
     let previous: ProgressSnapshot | null = null;
-    const result = await follow<SpeechPipelineResult>(handle, (p) => {
-      if (env.detailed) for (const line of stageChanges(previous, p)) env.say(line);
-      else env.say(`${tag}${progressLine(p)}`);
-      previous = p;
+    const result = await follow<SpeechPipelineResult>(ctx, handle, {
+      onProgress: (p) => {
+        if (env.detailed) for (const line of stageChanges(previous, p)) env.say(line);
+        else env.say(`${tag}${progressLine(p)}`);
+        previous = p;
+      },
+      onProblem: (problem) => env.warn(problem ? `${tag}${problem.message}\n${tag}  ${problem.hint}` : `${tag}${id}: a worker has picked the run up again.`),
     });
     return { ...out, status: 'completed', audio_seconds: result.audioSeconds, outputs: result.outputs.map((o) => o.path), duration_ms: Date.now() - started };
   } catch (err) {
@@ -356,6 +328,17 @@ async function runOne(
     }
     return { ...out, status: e.cancelled ? 'cancelled' : 'failed', error: { type: e.type, message: e.message }, duration_ms: Date.now() - started };
   }
+}
+
+/** What a completed run stored, for planRun. */
+async function storedResult(result: SpeechPipelineResult): Promise<StoredResult> {
+  const merge = result.artifacts.merge;
+  return {
+    formats: result.outputs.map((o) => String(o.metadata?.format)),
+    outputDir: result.outputs[0] ? path.dirname(result.outputs[0].path) : null,
+    outputsMissing: await anyMissing(result.outputs.map((o) => o.path)),
+    mergeIntact: merge ? (await createFsArtifactStore().verify(merge)).ok : false,
+  };
 }
 
 async function anyMissing(files: string[]): Promise<boolean> {
@@ -379,68 +362,12 @@ export async function describe(ctx: CliContext, id: string): Promise<{ status: s
   }
 }
 
-/** Waits for the result, reporting progress whenever it changes. */
-export async function follow<T>(handle: WorkflowHandle, onProgress: (p: ProgressSnapshot) => void, intervalMs = 500): Promise<T> {
-  let settled = false;
-  const result = handle.result().finally(() => {
-    settled = true;
-  }) as Promise<T>;
-  let last = '';
-  const poll = async () => {
-    while (!settled) {
-      try {
-        const p = await handle.query(progressQuery);
-        const line = progressLine(p);
-        if (line !== last && !settled) {
-          last = line;
-          onProgress(p);
-        }
-      } catch {
-        // No worker has the run loaded yet, or it just closed: try again.
-      }
-      await Promise.race([new Promise((r) => setTimeout(r, intervalMs)), result.catch(() => undefined)]);
-    }
-  };
-  const poller = poll();
-  try {
-    return await result;
-  } finally {
-    await poller;
-  }
-}
-
 export function explainRunFailure(err: unknown): { type: string; message: string; cancelled: boolean } {
   if (err instanceof WorkflowFailedError) {
-    const cause = err.cause as { type?: string; message?: string; name?: string } | undefined;
-    const cancelled = cause?.name === 'CancelledFailure';
-    return { type: cancelled ? 'Cancelled' : cause?.type ?? cause?.name ?? 'Failed', message: cancelled ? 'the run was cancelled' : cause?.message ?? err.message, cancelled };
+    const cancelled = isCancellation(err.cause);
+    const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+    return { type: cancelled ? 'Cancelled' : (cause?.type ?? err.cause?.name ?? 'Failed'), message: cancelled ? 'the run was cancelled' : (err.cause?.message ?? err.message), cancelled };
   }
   if (err instanceof RunFailedError) return { type: 'Failed', message: err.message, cancelled: false };
   throw err;
-}
-
-function speakerHint(o: PipelineOptions): string {
-  if (o.numSpeakers !== null) return String(o.numSpeakers);
-  if (o.minSpeakers === null && o.maxSpeakers === null) return 'detected';
-  return `${o.minSpeakers ?? 1}–${o.maxSpeakers ?? 'any'}`;
-}
-
-/** What the Web UI shows for a run: a one-line summary, details, and the searchable file name. */
-export function webUiMetadata(input: SpeechPipelineInput, audioSeconds: number | null) {
-  const name = path.basename(input.inputFile);
-  const o = input.options;
-  return {
-    staticSummary: `${name} — ${audioSeconds !== null ? formatClock(audioSeconds) : 'unknown length'}`,
-    staticDetails: [
-      `**Input**: ${input.inputFile}`,
-      `**sha256**: ${input.inputSha256}`,
-      `**Options**: language ${o.language ?? 'detected'}, speakers ${speakerHint(o)}, model ${o.transcribeModel}`,
-      `**Formats**: ${input.formats.join(', ')}`,
-      `**Outputs**: ${input.outputDir}`,
-      input.resumedFrom ? `**Resumes** run ${input.resumedFrom}` : '',
-    ]
-      .filter(Boolean)
-      .join('\n\n'),
-    ...(input.searchAttributes ? { typedSearchAttributes: [{ key: InputFileAttribute, value: name }] } : {}),
-  };
 }

@@ -7,6 +7,7 @@ import { openContext, webUiLink, type CliContext } from '../context';
 import { EXIT, UsageError } from '../errors';
 import { printJson, progressLine, stageLines } from '../output';
 import { readRecord } from '../records';
+import { diagnoseRun, sameProblem, type RunProblem } from '../run-health';
 
 async function handleFor(ctx: CliContext, id: string) {
   const handle = ctx.client.workflow.getHandle(id);
@@ -30,18 +31,22 @@ export interface RetryingActivity {
 async function progressOf(
   ctx: CliContext,
   id: string,
-): Promise<{ status: string; progress: ProgressSnapshot | null; runId: string; retrying: RetryingActivity[] }> {
+): Promise<{ status: string; progress: ProgressSnapshot | null; runId: string; retrying: RetryingActivity[]; problem: RunProblem | null }> {
   const { handle, description } = await handleFor(ctx, id);
   if (description.status.name === 'RUNNING') {
-    const progress = await handle.query(progressQuery).catch(() => null);
+    // A query waits for a worker to answer; a stuck run is explained by the diagnosis instead.
+    const [progress, problem] = await Promise.all([
+      ctx.client.withDeadline(Date.now() + 3000, () => handle.query(progressQuery)).catch(() => null),
+      diagnoseRun(ctx, handle, description).catch(() => null),
+    ]);
     // The workflow sees an activity's failures only once retries are exhausted; the server
     // knows the last failure of each attempt, which is what explains a slow run.
     const retrying = (description.raw.pendingActivities ?? [])
       .filter((a) => (a.attempt ?? 1) > 1 && a.lastFailure?.message)
       .map((a) => ({ activity: a.activityType?.name ?? '?', attempt: a.attempt ?? 0, last_failure: a.lastFailure?.message ?? '' }));
-    return { status: 'RUNNING', progress, runId: description.runId, retrying };
+    return { status: 'RUNNING', progress, runId: description.runId, retrying, problem };
   }
-  return { status: description.status.name, progress: null, runId: description.runId, retrying: [] };
+  return { status: description.status.name, progress: null, runId: description.runId, retrying: [], problem: null };
 }
 
 export async function statusCommand(id: string, flags: { json?: boolean }): Promise<number> {
@@ -50,13 +55,14 @@ export async function statusCommand(id: string, flags: { json?: boolean }): Prom
     const s = await progressOf(ctx, id);
     const record = await readRecord(ctx.config.dataDir, id).catch(() => null);
     if (flags.json) {
-      printJson({ ok: true, workflow_id: id, run_id: s.runId, temporal_status: s.status, progress: s.progress, retrying: s.retrying, record, web_ui: webUiLink(ctx.config, id, s.runId) });
+      printJson({ ok: true, workflow_id: id, run_id: s.runId, temporal_status: s.status, progress: s.progress, problem: s.problem, retrying: s.retrying, record, web_ui: webUiLink(ctx.config, id, s.runId) });
     } else {
       console.log(`${id}: ${s.status.toLowerCase()}${s.progress ? ` — ${progressLine(s.progress)}` : ''}`);
       if (s.progress) for (const l of stageLines(s.progress)) console.log(l);
       else if (record) console.log(`  completed stages: ${record.completed_stages.join(', ') || 'none'}${record.error ? `\n  error: ${record.error.message}` : ''}`);
       if (s.progress?.error) console.log(`  last error: ${s.progress.error.message}`);
       for (const r of s.retrying) console.log(`  retrying ${r.activity} (attempt ${r.attempt}): ${r.last_failure}`);
+      if (s.problem) console.log(`${s.problem.message}\n  ${s.problem.hint}`);
       const link = webUiLink(ctx.config, id, s.runId);
       if (link) console.log(`Web UI: ${link}`);
     }
@@ -71,8 +77,14 @@ export async function watchCommand(id: string, flags: { json?: boolean; interval
   const interval = Math.max(200, Number(flags.interval ?? 1000) || 1000);
   try {
     let last = '';
+    let problem: RunProblem | null = null;
     for (;;) {
       const s = await progressOf(ctx, id);
+      if (!sameProblem(s.problem, problem)) {
+        problem = s.problem;
+        if (flags.json) process.stdout.write(`${JSON.stringify({ workflow_id: id, problem })}\n`);
+        else console.log(problem ? `${problem.message}\n  ${problem.hint}` : `${id}: a worker has picked the run up again.`);
+      }
       if (s.status !== 'RUNNING') {
         if (flags.json) printJson({ ok: s.status === 'COMPLETED', workflow_id: id, run_id: s.runId, temporal_status: s.status });
         else console.log(`${id}: ${s.status.toLowerCase()}`);

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../config';
 import type { RunStatus, StageName } from '../../domain/stages';
 import { InputFileAttribute } from '../../workflows/messages';
 import { connectClient, type CliContext } from '../context';
+import { activityRuns, eventMs, type ActivityRun } from '../history';
 
 /** How long the offline-capable tools wait for a server before they fall back to the records. */
 export const OPTIONAL_CONNECT_MS = 2000;
@@ -136,18 +137,6 @@ export async function describeTemporalRun(ctx: CliContext, id: string, runId?: s
   }
 }
 
-const STAGE_OF_ACTIVITY: Record<string, StageName | 'bookkeeping'> = {
-  convertAudio: 'audio_conversion',
-  diarizeAudio: 'diarization',
-  planTranscription: 'transcription',
-  transcribeChunk: 'transcription',
-  assembleTranscript: 'transcription',
-  mergeTranscript: 'merge',
-  exportTranscript: 'export',
-  recordState: 'bookkeeping',
-  verifyArtifacts: 'bookkeeping',
-};
-
 export interface ActivityTiming {
   activity_id: string;
   activity_type: string;
@@ -180,23 +169,15 @@ export interface HistoryTimings {
   stages: Partial<Record<StageName, StageTiming>>;
 }
 
-function iso(t: { seconds?: unknown; nanos?: number | null } | null | undefined): string | null {
-  if (!t) return null;
-  const secs = Number(t.seconds ?? 0);
-  return new Date(secs * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
-}
-
 /** Scheduled, started and closed times of every activity of a run, grouped per stage. */
 export async function historyTimings(ctx: CliContext, id: string, runId: string): Promise<HistoryTimings> {
   const history = await ctx.client.workflow.getHandle(id, runId).fetchHistory();
-  const byScheduled = new Map<string, ActivityTiming>();
+  const events = history.events ?? [];
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   let started: string | null = null;
   let closed: string | null = null;
-  const events = history.events ?? [];
   for (const e of events) {
-    const at = iso(e.eventTime as { seconds?: unknown; nanos?: number | null } | null);
-    const sched = (scheduledEventId: unknown) => byScheduled.get(String(scheduledEventId));
-    if (e.workflowExecutionStartedEventAttributes) started = at;
+    if (e.workflowExecutionStartedEventAttributes) started = iso(eventMs(e));
     else if (
       e.workflowExecutionCompletedEventAttributes ||
       e.workflowExecutionFailedEventAttributes ||
@@ -204,39 +185,24 @@ export async function historyTimings(ctx: CliContext, id: string, runId: string)
       e.workflowExecutionTerminatedEventAttributes ||
       e.workflowExecutionTimedOutEventAttributes
     ) {
-      closed = at;
-    } else if (e.activityTaskScheduledEventAttributes) {
-      const a = e.activityTaskScheduledEventAttributes;
-      const type = a.activityType?.name ?? 'unknown';
-      byScheduled.set(String(e.eventId), {
-        activity_id: a.activityId ?? '',
-        activity_type: type,
-        stage: STAGE_OF_ACTIVITY[type] ?? null,
-        scheduled_at: at,
-        started_at: null,
-        closed_at: null,
-        outcome: 'scheduled',
-        attempt: null,
-        duration_ms: null,
-      });
-    } else if (e.activityTaskStartedEventAttributes) {
-      const t = sched(e.activityTaskStartedEventAttributes.scheduledEventId);
-      if (t) Object.assign(t, { started_at: at, outcome: 'started', attempt: e.activityTaskStartedEventAttributes.attempt ?? null });
-    } else {
-      const close =
-        (e.activityTaskCompletedEventAttributes && { id: e.activityTaskCompletedEventAttributes.scheduledEventId, outcome: 'completed' }) ||
-        (e.activityTaskFailedEventAttributes && { id: e.activityTaskFailedEventAttributes.scheduledEventId, outcome: 'failed' }) ||
-        (e.activityTaskTimedOutEventAttributes && { id: e.activityTaskTimedOutEventAttributes.scheduledEventId, outcome: 'timed_out' }) ||
-        (e.activityTaskCanceledEventAttributes && { id: e.activityTaskCanceledEventAttributes.scheduledEventId, outcome: 'cancelled' });
-      if (!close) continue;
-      const t = sched(close.id);
-      if (!t) continue;
-      t.closed_at = at;
-      t.outcome = close.outcome;
-      if (t.scheduled_at && at) t.duration_ms = Date.parse(at) - Date.parse(t.scheduled_at);
+      closed = iso(eventMs(e));
     }
   }
-  const activities = [...byScheduled.values()];
+  const OUTCOME: Record<ActivityRun['outcome'], string> = { completed: 'completed', failed: 'failed', 'timed-out': 'timed_out', cancelled: 'cancelled', open: 'scheduled' };
+  const byScheduled = activityRuns(history).map(
+    (a): ActivityTiming => ({
+      activity_id: a.activityId,
+      activity_type: a.type,
+      stage: a.stage,
+      scheduled_at: iso(a.scheduledMs),
+      started_at: iso(a.startedMs),
+      closed_at: iso(a.closedMs),
+      outcome: a.outcome === 'open' && a.startedMs !== null ? 'started' : OUTCOME[a.outcome],
+      attempt: a.startedMs !== null ? a.attempt : null,
+      duration_ms: a.closedMs !== null ? a.closedMs - a.scheduledMs : null,
+    }),
+  );
+  const activities = byScheduled;
   const stages: HistoryTimings['stages'] = {};
   for (const a of activities) {
     if (!a.stage || a.stage === 'bookkeeping') continue;

@@ -1,0 +1,11 @@
+// Every patch of the workflow code, by the change it made. A patch id is forever: once a
+// release that calls `patched(id)` has shipped, the id stays until every run started before it
+// has closed, then becomes `deprecatePatch(id)` for a release, then goes (README, "Changing
+// workflow code"). Each entry names the release that added it.
+export const PATCHES = {
+  /**
+   * Since the release after dbe0714: an earlier run's finished transcription chunks are reused
+   * only when this run's converted audio is byte-identical to the audio they were cut from.
+   */
+  chunkReuseNeedsSameAudio: 'chunk-reuse-needs-same-audio',
+} as const;

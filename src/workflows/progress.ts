@@ -1,0 +1,44 @@
+// What a run shows of itself: the percent, the Web UI's "current details" panel, and the
+// failure it ends with.
+import { ApplicationFailure, setCurrentDetails } from '@temporalio/workflow';
+import type { PipelineState, StageState } from '../domain/pipeline';
+import { STAGES, type StageName } from '../domain/stages';
+
+/** Weight of each stage in the overall percent; transcription also moves per chunk. */
+const WEIGHTS: Record<StageName, number> = { audio_conversion: 10, diarization: 25, transcription: 50, merge: 5, export: 10 };
+
+export function emptyStage(): StageState {
+  return { status: 'pending', startedAt: null, completedAt: null, durationMs: null, artifact: null, reused: false, error: null };
+}
+
+export function percentOf(state: PipelineState): number {
+  if (state.status === 'completed') return 100;
+  let done = 0;
+  for (const s of STAGES) {
+    if (state.stages[s].status === 'completed') done += WEIGHTS[s];
+    else if (s === 'transcription' && state.chunks.total > 0) done += (WEIGHTS[s] * state.chunks.done) / state.chunks.total;
+  }
+  return Math.round(done);
+}
+
+/** The "current details" panel of the Web UI. */
+export function updateDetails(state: PipelineState): void {
+  const lines = STAGES.map((s) => {
+    const st = state.stages[s];
+    const extra = s === 'transcription' && state.chunks.total > 0 ? ` — chunks ${state.chunks.done}/${state.chunks.total}` : '';
+    const took = st.durationMs !== null ? ` (${(st.durationMs / 1000).toFixed(1)} s${st.reused ? ', reused' : ''})` : '';
+    return `- **${s}**: ${st.status}${took}${extra}`;
+  });
+  setCurrentDetails(`**${state.status}** — ${percentOf(state)} %\n\n${lines.join('\n')}`);
+}
+
+/** The activity's own failure inside the ActivityFailure that wraps it. */
+export function describeFailure(err: unknown): { type: string; message: string } {
+  let e: unknown = err;
+  while (e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause && !(e instanceof ApplicationFailure)) {
+    e = (e as { cause: unknown }).cause;
+  }
+  if (e instanceof ApplicationFailure) return { type: e.type ?? 'ApplicationFailure', message: e.message };
+  if (e instanceof Error) return { type: e.name, message: e.message };
+  return { type: 'Error', message: String(e) };
+}
