@@ -1,44 +1,34 @@
 // The offline demo: the bundled two-speaker sample through the real pipeline (embedded
-// Temporal dev server, real worker, real ffmpeg), with OpenAI and pyannote.ai replaced by the
-// local emulators in test/emulators, which derive their answers from the audio they receive.
+// Temporal dev server, real worker, real ffmpeg) with both stages on the local speech engine
+// (faster-whisper for the words, voice activity + speaker embeddings for who spoke): no key,
+// no network. The engine keeps running beside the dev server; `speech engine stop` stops it.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { startEmulators } from '../test/emulators';
 
 async function main(): Promise<number> {
   const root = path.resolve(__dirname, '..');
   const sample = path.join(root, 'samples', 'two-speakers.flac');
   const args = process.argv.slice(2);
-  const emus = await startEmulators({
-    // A little latency so the stages can be watched in the Web UI.
-    openai: { latency: { fixedMs: 300, perAudioSecondMs: 40 } },
-    pyannote: { latency: { fixedMs: 1500 } },
+  console.log('Offline demo: transcription and diarization on the local speech engine (no key, nothing leaves this machine).');
+  console.log('  For OpenAI and pyannote.ai see README, "Real providers".\n');
+  // The demo is offline whatever keys the shell holds.
+  const env = { ...process.env, TRANSCRIBE_PROVIDER: 'local', DIARIZE_PROVIDER: 'local' };
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'bin', 'speech.js'), 'run', sample, ...args], { env, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (c) => resolve(c ?? 2));
   });
-  console.log('Offline demo: OpenAI and pyannote.ai are stood in for by local emulators');
-  console.log(`  (${emus.openai.url}, ${emus.pyannote.url}); their words are pseudo-words timed from the audio,`);
-  console.log('  their speakers told apart by pitch. Temporal, ffmpeg and the files are real.');
-  console.log(`  For real providers see README, "Real providers".\n`);
-  try {
-    const env = { ...process.env, ...emus.env, PYANNOTE_POLL_SECONDS: '0.5' };
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(root, 'bin', 'speech.js'), 'run', sample, ...args], { env, stdio: 'inherit' });
-      child.on('error', reject);
-      child.on('exit', (c) => resolve(c ?? 2));
-    });
-    if (code === 0 && !args.includes('--json')) {
-      const dataDir = path.resolve(process.env.DATA_DIR ?? 'data');
-      const txt = findTxt(dataDir);
-      if (txt) {
-        console.log(`\n${path.relative(process.cwd(), txt)}:\n`);
-        console.log(readFileSync(txt, 'utf8'));
-      }
-      console.log('The embedded Temporal server keeps running for the Web UI; stop it with `npm run speech -- server stop`.');
+  if (code === 0 && !args.includes('--json')) {
+    const dataDir = path.resolve(process.env.DATA_DIR ?? 'data');
+    const txt = findTxt(dataDir);
+    if (txt) {
+      console.log(`\n${path.relative(process.cwd(), txt)}:\n`);
+      console.log(readFileSync(txt, 'utf8'));
     }
-    return code;
-  } finally {
-    await emus.close();
+    console.log('The embedded Temporal server and the local engine keep running (Web UI, next runs); stop them with `npm run speech -- server stop` and `npm run speech -- engine stop`.');
   }
+  return code;
 }
 
 function findTxt(dataDir: string): string | null {

@@ -45,6 +45,15 @@ const EnvSchema = z.object({
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(512).default(32),
   TRANSCRIBE_PREVIOUS_TEXT_PROMPT: z.enum(['true', 'false', '1', '0']).default('true'),
   HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
+  TRANSCRIBE_PROVIDER: z.enum(['auto', 'openai', 'local']).default('auto'),
+  DIARIZE_PROVIDER: z.enum(['auto', 'pyannote', 'local']).default('auto'),
+  LOCAL_ASR_MODEL: z.string().trim().min(1).default('tiny.en'),
+  LOCAL_DEVICE: z.enum(['cpu', 'cuda', 'auto']).default('cpu'),
+  LOCAL_COMPUTE_TYPE: optionalString.refine((v) => v === undefined || /^[a-z0-9_]+$/.test(v), { message: 'LOCAL_COMPUTE_TYPE must be a CTranslate2 compute type such as int8, int8_float16, float16, float32' }),
+  LOCAL_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  LOCAL_CONCURRENCY: z.coerce.number().int().min(0).max(64).default(0),
+  LOCAL_ENGINE_PORT: z.coerce.number().int().min(1).max(65535).default(7340),
+  LOCAL_ENGINE_PYTHON: optionalString,
   FAULT_ACTIVITY_DELAYS: optionalString.refine((v) => v === undefined || /^(\w+:\d+)(,\w+:\d+)*$/.test(v), {
     message: 'FAULT_ACTIVITY_DELAYS must look like mergeTranscript:5000,convertAudio:2000',
   }),
@@ -78,6 +87,21 @@ export interface Config {
   previousTextPrompt: boolean;
   /** Fault injection for durability drills: activity name → milliseconds to hold it before it runs. */
   faultActivityDelays: Record<string, number>;
+  /** Where each stage runs: a cloud provider, or the local engine (engine/). */
+  providers: { transcription: 'openai' | 'local'; diarization: 'pyannote' | 'local' };
+  local: {
+    /** faster-whisper model name or path; tiny.en is the one bundled with the engine. */
+    asrModel: string;
+    device: 'cpu' | 'cuda' | 'auto';
+    /** CTranslate2 compute type; undefined: the engine's default (int8 on CPU, float16 on CUDA). */
+    computeType: string | undefined;
+    /** CPU threads per computation; 0: the engine's default (cores / concurrency). */
+    threads: number;
+    /** Computations at once in the engine; 0: the engine's default. */
+    concurrency: number;
+    port: number;
+    python: string;
+  };
 }
 
 /** Thrown when the environment does not validate; carries one line per problem. */
@@ -124,6 +148,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerActivitySlots: e.WORKER_ACTIVITY_SLOTS,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT_SECONDS,
     previousTextPrompt: e.TRANSCRIBE_PREVIOUS_TEXT_PROMPT === 'true' || e.TRANSCRIBE_PREVIOUS_TEXT_PROMPT === '1',
+    providers: {
+      transcription: e.TRANSCRIBE_PROVIDER === 'auto' ? (e.OPENAI_API_KEY || e.OPENAI_BASE_URL ? 'openai' : 'local') : e.TRANSCRIBE_PROVIDER,
+      diarization: e.DIARIZE_PROVIDER === 'auto' ? (e.PYANNOTE_API_KEY || e.PYANNOTE_BASE_URL ? 'pyannote' : 'local') : e.DIARIZE_PROVIDER,
+    },
+    local: {
+      asrModel: e.LOCAL_ASR_MODEL,
+      device: e.LOCAL_DEVICE,
+      computeType: e.LOCAL_COMPUTE_TYPE,
+      threads: e.LOCAL_THREADS,
+      concurrency: e.LOCAL_CONCURRENCY,
+      port: e.LOCAL_ENGINE_PORT,
+      python: e.LOCAL_ENGINE_PYTHON ?? path.resolve(__dirname, '..', 'engine', '.venv', 'bin', 'python'),
+    },
     faultActivityDelays: Object.fromEntries(
       (e.FAULT_ACTIVITY_DELAYS ?? '')
         .split(',')

@@ -12,21 +12,45 @@ import { createFfmpegProcessor } from './providers/ffmpeg';
 import { createOpenAITranscriber } from './providers/openai-transcriber';
 import { createPyannoteDiarizer } from './providers/pyannote-diarizer';
 import { limitDiarizer, limitTranscriber } from './providers/limit';
-import { missingKey } from './activities/boundary';
+import { missingEngine, missingKey } from './activities/boundary';
 import type { Diarizer, Transcriber } from './providers/interfaces';
 
-export function activitiesFromConfig(config: Config) {
+/** Where the local engine answers, for the stages that run on it. */
+export interface LocalEngineEndpoint {
+  url: string;
+}
+
+/** The key the clients send to the local engine, which takes any: it is no secret. */
+const LOCAL_ENGINE_KEY = 'local-engine';
+
+/**
+ * The activities of a worker. Each stage uses one client for the cloud provider and the local
+ * engine alike (the engine speaks the same two HTTP contracts); only the base URL and key differ.
+ */
+export function activitiesFromConfig(config: Config, engine?: LocalEngineEndpoint | null) {
   let transcriber: Transcriber | undefined;
   let diarizer: Diarizer | undefined;
+  const localTranscription = config.providers.transcription === 'local';
+  const localDiarization = config.providers.diarization === 'local';
   return createActivities({
     media: createFfmpegProcessor({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath }),
     store: createFsArtifactStore(),
     transcriber: () => {
+      if (localTranscription) {
+        if (!engine) throw missingEngine('transcription');
+        transcriber ??= limitTranscriber(createOpenAITranscriber({ apiKey: LOCAL_ENGINE_KEY, baseUrl: `${engine.url}/v1` }), config.providerConcurrency.openai);
+        return transcriber;
+      }
       if (!config.openai.apiKey) throw missingKey('OPENAI_API_KEY', 'transcription');
       transcriber ??= limitTranscriber(createOpenAITranscriber({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl }), config.providerConcurrency.openai);
       return transcriber;
     },
     diarizer: () => {
+      if (localDiarization) {
+        if (!engine) throw missingEngine('diarization');
+        diarizer ??= limitDiarizer(createPyannoteDiarizer({ apiKey: LOCAL_ENGINE_KEY, baseUrl: engine.url, model: config.pyannote.model }), config.providerConcurrency.pyannote);
+        return diarizer;
+      }
       if (!config.pyannote.apiKey) throw missingKey('PYANNOTE_API_KEY', 'diarization');
       diarizer ??= limitDiarizer(
         createPyannoteDiarizer({ apiKey: config.pyannote.apiKey, baseUrl: config.pyannote.baseUrl, model: config.pyannote.model }),
@@ -34,7 +58,8 @@ export function activitiesFromConfig(config: Config) {
       );
       return diarizer;
     },
-    diarizePollIntervalMs: config.pyannote.pollSeconds * 1000,
+    // Polling the local engine costs nothing; pyannote.ai's is rate limited.
+    diarizePollIntervalMs: localDiarization ? Math.min(500, config.pyannote.pollSeconds * 1000) : config.pyannote.pollSeconds * 1000,
   });
 }
 
@@ -66,6 +91,8 @@ export interface CreateWorkerOptions {
   /** Seconds running activities get to finish on shutdown before they are cancelled. */
   shutdownGraceSeconds?: number;
   identity?: string;
+  /** The local engine, when a stage runs on it (see usesLocalEngine). */
+  engine?: LocalEngineEndpoint | null;
 }
 
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
@@ -75,7 +102,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflowSource(),
-    activities: activitiesFromConfig(config),
+    activities: activitiesFromConfig(config, opts.engine),
     maxConcurrentActivityTaskExecutions: config.workerActivitySlots,
     // The chunk activities a workflow task schedules together (one per lane) start here at
     // once, in the reply to that task, instead of three eagerly (the default) and the rest

@@ -48,3 +48,10 @@ export async function atBoundary<T>(body: (beat: Beat) => Promise<T>, intervalMs
 export function missingKey(name: string, stage: string): ApplicationFailure {
   return failure(Failure.ConfigMissing, `${name} is not set on the worker, and the ${stage} stage needs it. Set ${name} in the worker's environment and run again; finished stages are kept.`);
 }
+
+export function missingEngine(stage: string): ApplicationFailure {
+  return failure(
+    Failure.ConfigMissing,
+    `The ${stage} stage runs on the local speech engine, but this worker was started without it. Start workers with \`speech worker\` (which starts the engine), or set the provider's key (OPENAI_API_KEY / PYANNOTE_API_KEY) to use the cloud; finished stages are kept.`,
+  );
+}

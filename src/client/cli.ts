@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { cancelCommand, statusCommand, watchCommand } from './commands/status';
 import { runCommand } from './commands/run';
 import { serverCommand } from './commands/server';
+import { engineCommand } from './commands/engine';
 import { workerCommand } from './commands/worker';
 import { listCommand } from './commands/list';
 import { showCommand } from './commands/show';
@@ -80,6 +81,13 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--headless', 'start without the Web UI')
     .option('--json', 'print JSON')
     .action(wrap((action: string, opts: { json?: boolean; headless?: boolean }) => serverCommand(action, opts)));
+
+  program
+    .command('engine')
+    .description('the local speech engine (transcription and diarization with no key; jobs under DATA_DIR/engine)')
+    .argument('<action>', 'start | stop | status')
+    .option('--json', 'print JSON')
+    .action(wrap((action: string, opts: { json?: boolean }) => engineCommand(action, opts)));
 
   program
     .command('status')

@@ -5,7 +5,7 @@ import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config';
-import { connectWorker, createWorker } from '../worker';
+import { connectWorker, createWorker, type LocalEngineEndpoint } from '../worker';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
 import { ensureDevServer, isServing, uiPortFor } from './dev-server';
 import { UsageError } from './errors';
@@ -113,10 +113,10 @@ function safeJson(v: unknown): string {
   }
 }
 
-export async function startInProcessWorker(config: Config): Promise<{ worker: Worker; done: Promise<void>; stop: () => Promise<void> }> {
+export async function startInProcessWorker(config: Config, engine?: LocalEngineEndpoint | null): Promise<{ worker: Worker; done: Promise<void>; stop: () => Promise<void> }> {
   installQuietRuntime(config.dataDir);
   const connection = await connectWorker(config);
-  const worker = await createWorker({ config, connection, shutdownGraceSeconds: 5 });
+  const worker = await createWorker({ config, connection, shutdownGraceSeconds: 5, engine: engine ?? null });
   const done = worker.run().finally(() => connection.close());
   return {
     worker,

@@ -12,7 +12,7 @@ import { type FileRange, multipartBody } from './multipart';
 import { readWavInfo, wavHeader } from './wav';
 
 /** Models that return word timestamps through verbose_json. */
-const TIMESTAMP_MODELS = /^(whisper|distil-whisper|Systran\/faster-whisper|deepdml\/faster-whisper)/i;
+const TIMESTAMP_MODELS = /^(whisper|distil-whisper|faster-whisper|Systran\/faster-whisper|deepdml\/faster-whisper)/i;
 
 const WordSchema = z.object({ word: z.string(), start: z.coerce.number(), end: z.coerce.number() });
 const SegmentSchema = z.object({

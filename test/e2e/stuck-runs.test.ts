@@ -1,7 +1,7 @@
 // A stuck run is never silent: with no worker polling, or with a worker whose workflow code
 // does not match the run's history, `speech run`, `watch` and `status` say so within seconds.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { copyFile, rm } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
@@ -88,7 +88,7 @@ describe('stuck runs are never silent', function () {
 
   it('says that the workflow task fails with nondeterminism when a worker of other workflow code takes the run over', async () => {
     const file = `${dir}/other.wav`;
-    await (await import('node:fs/promises')).copyFile(recording.path, file);
+    await copyFile(recording.path, file);
     // A worker of this release runs the run into merge and dies there.
     const w = await startWorkerProcess({ ...env, FAULT_ACTIVITY_DELAYS: 'mergeTranscript:60000' });
     const started = await speech(['run', file, '--no-worker', '--no-wait', '--json'], { env });

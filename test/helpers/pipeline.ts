@@ -66,3 +66,20 @@ export async function embeddedCliEnv(emus: Emulators, prefix: string): Promise<{
     },
   };
 }
+
+/** Like embeddedCliEnv, with no provider configured: every stage runs on the local engine. */
+export async function embeddedCliEnvWith(extra: Record<string, string>, prefix: string): Promise<{ dir: string; dataDir: string; env: NodeJS.ProcessEnv; cleanUp: () => Promise<void> }> {
+  const dir = await testTmpDir(prefix);
+  const dataDir = path.join(dir, 'data');
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI|PYANNOTE)_/.test(k)));
+  Object.assign(env, { TEMPORAL_ADDRESS: `127.0.0.1:${await serverPort()}`, TEMPORAL_NAMESPACE: 'default', TEMPORAL_TASK_QUEUE: 'speech-test', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extra });
+  return {
+    dir,
+    dataDir,
+    env,
+    cleanUp: async () => {
+      await stopDevServer(dataDir);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { access, readdir, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Config } from '../../config';
+import { loadConfig, type Config } from '../../config';
 import { Failure } from '../../domain/failures';
 import type { PipelineOptions } from '../../domain/options';
 import type { ProgressSnapshot } from '../../domain/pipeline';
@@ -25,6 +25,7 @@ import { priorResults } from '../history';
 import { preparePipelineInput, webUiMetadata } from '../run-input';
 import { planRun, type StoredResult } from '../run-plan';
 import { reexport } from '../reexport';
+import { describeProviders, ensureEngine, superviseEngine, usesLocalEngine } from '../../local-engine';
 
 const MEDIA_EXTENSIONS = new Set(['wav', 'mp3', 'm4a', 'aac', 'ogg', 'oga', 'opus', 'flac', 'mp4', 'm4v', 'mov', 'mkv', 'webm', 'wma', 'aiff', 'aif', 'amr', 'mpga', 'mpeg', 'avi']);
 
@@ -118,18 +119,34 @@ export async function expandInputs(inputs: string[]): Promise<string[]> {
   return [...new Set(files)];
 }
 
+/** The transcription model a run names (and its pipeline id includes): the local engine's model is fixed when it starts. */
+export function transcribeModelFor(flags: Pick<RunFlags, 'model'>, config: Config): string {
+  if (config.providers.transcription === 'local') {
+    if (flags.model !== undefined) {
+      throw new UsageError(
+        `--model ${flags.model}: transcription runs on the local engine, whose model is set when it starts`,
+        `Set LOCAL_ASR_MODEL=${flags.model} (any faster-whisper model name or path), or set OPENAI_API_KEY to use OpenAI's models.`,
+      );
+    }
+    return `faster-whisper:${config.local.asrModel}`;
+  }
+  return flags.model ?? config.openai.model;
+}
+
 export function optionsFrom(flags: RunFlags, config: Config): PipelineOptions {
   return {
     language: flags.language ?? null,
     numSpeakers: flags.speakers ?? null,
     minSpeakers: flags.minSpeakers ?? null,
     maxSpeakers: flags.maxSpeakers ?? null,
-    transcribeModel: flags.model ?? config.openai.model,
+    transcribeModel: transcribeModelFor(flags, config),
   };
 }
 
 export async function runCommand(inputs: string[], rawFlags: Record<string, unknown>): Promise<number> {
   const flags = parseRunFlags(rawFlags);
+  // Refused before anything starts: a model the configured provider cannot take.
+  transcribeModelFor(flags, loadConfig());
   if (inputs.length === 0) throw new UsageError('name at least one audio or video file (or a folder of them)', 'speech run meeting.m4a');
   const files = await expandInputs(inputs);
   const say = (line: string) => {
@@ -140,8 +157,16 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   const ctx = await openContext({ embedded: true, onServerStart: say });
   const wantWorker = flags.worker ?? isLocalAddress(ctx.config.temporal.address);
   let worker: Awaited<ReturnType<typeof startInProcessWorker>> | null = null;
+  let unwatch: () => void = () => undefined;
   try {
-    if (wantWorker && flags.wait) worker = await startInProcessWorker(ctx.config);
+    if (wantWorker && flags.wait) {
+      const engine = usesLocalEngine(ctx.config) ? await ensureEngine(ctx.config, say) : null;
+      if (engine) {
+        say(`Running locally, no key needed: ${describeProviders(ctx.config, engine)}.`);
+        unwatch = superviseEngine(ctx.config);
+      }
+      worker = await startInProcessWorker(ctx.config, engine);
+    }
     const searchAttributes = await hasSearchAttributes(ctx);
     const outcomes: RunOutcome[] = new Array(files.length);
     const single = files.length === 1;
@@ -182,6 +207,7 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     if (single && outcomes[0]!.status === 'invalid') return EXIT.usage;
     return EXIT.failed;
   } finally {
+    unwatch();
     await worker?.stop();
     await ctx.close();
   }

@@ -4,6 +4,7 @@ import { Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/w
 import { loadConfig } from '../../config';
 import { connectWorker, createWorker } from '../../worker';
 import { EXIT } from '../errors';
+import { describeProviders, ensureEngine, superviseEngine, usesLocalEngine } from '../../local-engine';
 
 export async function workerCommand(flags: { graceSeconds?: string; json?: boolean }): Promise<number> {
   const config = loadConfig();
@@ -15,8 +16,11 @@ export async function workerCommand(flags: { graceSeconds?: string; json?: boole
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
   });
   const grace = flags.graceSeconds !== undefined ? Number(flags.graceSeconds) : 30;
+  const engine = usesLocalEngine(config) ? await ensureEngine(config, (m) => console.error(m)) : null;
+  const unwatch = engine ? superviseEngine(config, (m) => console.error(m)) : () => undefined;
+  console.error(`Stages: ${describeProviders(config, engine)}.`);
   const connection = await connectWorker(config);
-  const worker = await createWorker({ config, connection, shutdownGraceSeconds: Number.isFinite(grace) ? grace : 30 });
+  const worker = await createWorker({ config, connection, shutdownGraceSeconds: Number.isFinite(grace) ? grace : 30, engine });
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals += 1;
@@ -33,6 +37,7 @@ export async function workerCommand(flags: { graceSeconds?: string; json?: boole
   try {
     await worker.run();
   } finally {
+    unwatch();
     await connection.close();
   }
   return EXIT.ok;
