@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { processAlive, signalGroup, tail } from './background-process';
 import type { Config } from './config';
 
 export interface EngineInfo {
@@ -65,15 +66,6 @@ export function readEngineInfo(dataDir: string): EngineInfo | null {
     return JSON.parse(readFileSync(infoFile(dataDir), 'utf8')) as EngineInfo;
   } catch {
     return null;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -218,29 +210,12 @@ export async function stopEngine(dataDir: string, waitMs = 10_000): Promise<bool
     rmSync(infoFile(dataDir), { force: true });
     return false;
   }
-  signal(info.pid, 'SIGTERM');
+  signalGroup(info.pid, 'SIGTERM');
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline && engineAlive(info)) await new Promise((r) => setTimeout(r, 100));
-  if (engineAlive(info)) signal(info.pid, 'SIGKILL');
+  if (engineAlive(info)) signalGroup(info.pid, 'SIGKILL');
   rmSync(infoFile(dataDir), { force: true });
   return true;
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-function tail(file: string, lines = 15): string {
-  if (!existsSync(file)) return '';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
 
 /**

@@ -1,10 +1,13 @@
 // The embedded Temporal dev server: `temporal server start-dev` in the background, with
 // its SQLite database under DATA_DIR so runs survive restarts, and the Web UI beside it.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { processAlive, signalGroup, tail } from '../background-process';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
+
+export { processAlive };
 
 export interface DevServerOptions {
   dataDir: string;
@@ -100,15 +103,6 @@ export function readServerInfo(dataDir: string): DevServerInfo | null {
     return JSON.parse(readFileSync(pidFile(dataDir), 'utf8')) as DevServerInfo;
   } catch {
     return null;
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -230,23 +224,6 @@ export async function stopDevServer(dataDir: string, waitMs = 15_000): Promise<b
   if (serverAlive(info)) signalGroup(info.pid, 'SIGKILL');
   rmSync(pidFile(dataDir), { force: true });
   return true;
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-function tail(file: string, lines = 15): string {
-  if (!existsSync(file)) return '';
-  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
 
 /** Whether `temporal` runs at all (for `speech server status`). */

@@ -48,14 +48,13 @@ export async function readMergedJson(file: string): Promise<MergedTranscript> {
   return JSON.parse(await readFile(file, 'utf8')) as MergedTranscript;
 }
 
-/**
- * A folder, a DATA_DIR in it and the environment for the `speech` CLI in the embedded default:
- * nothing answers on the address until the first `speech run` starts the dev server there.
- */
-export async function embeddedCliEnv(emus: Emulators, prefix: string): Promise<{ dir: string; dataDir: string; env: NodeJS.ProcessEnv; cleanUp: () => Promise<void> }> {
+type CliEnv = { dir: string; dataDir: string; env: NodeJS.ProcessEnv; cleanUp: () => Promise<void> };
+
+/** A folder with a DATA_DIR in it, and an environment for the `speech` CLI built from both. */
+async function cliEnvIn(prefix: string, envFor: (address: string, dataDir: string) => NodeJS.ProcessEnv): Promise<CliEnv> {
   const dir = await testTmpDir(prefix);
   const dataDir = path.join(dir, 'data');
-  const env = pipelineEnv({ address: `127.0.0.1:${await serverPort()}`, dataDir }, emus);
+  const env = envFor(`127.0.0.1:${await serverPort()}`, dataDir);
   return {
     dir,
     dataDir,
@@ -67,19 +66,23 @@ export async function embeddedCliEnv(emus: Emulators, prefix: string): Promise<{
   };
 }
 
+/**
+ * A folder, a DATA_DIR in it and the environment for the `speech` CLI in the embedded default:
+ * nothing answers on the address until the first `speech run` starts the dev server there.
+ */
+export function embeddedCliEnv(emus: Emulators, prefix: string): Promise<CliEnv> {
+  return cliEnvIn(prefix, (address, dataDir) => pipelineEnv({ address, dataDir }, emus));
+}
+
 /** Like embeddedCliEnv, with no provider configured: every stage runs on the local engine. */
-export async function embeddedCliEnvWith(extra: Record<string, string>, prefix: string): Promise<{ dir: string; dataDir: string; env: NodeJS.ProcessEnv; cleanUp: () => Promise<void> }> {
-  const dir = await testTmpDir(prefix);
-  const dataDir = path.join(dir, 'data');
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI|PYANNOTE)_/.test(k)));
-  Object.assign(env, { TEMPORAL_ADDRESS: `127.0.0.1:${await serverPort()}`, TEMPORAL_NAMESPACE: 'default', TEMPORAL_TASK_QUEUE: 'speech-test', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extra });
-  return {
-    dir,
-    dataDir,
-    env,
-    cleanUp: async () => {
-      await stopDevServer(dataDir);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+export function embeddedCliEnvWith(extra: Record<string, string>, prefix: string): Promise<CliEnv> {
+  return cliEnvIn(prefix, (address, dataDir) => ({
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OPENAI|PYANNOTE)_/.test(k))),
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: 'speech-test',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    ...extra,
+  }));
 }
