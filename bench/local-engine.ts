@@ -1,0 +1,75 @@
+// `npm run bench:local`: the whole pipeline on the local engine against calling faster-whisper
+// directly, on the same file, model and threads, in the same run (target ≤ 1.15×); audio minutes
+// per wall minute; and the engine's peak memory. Nothing is mocked: a dev server, `speech run`
+// with its in-process worker, the engine started by it, ffmpeg.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { copyFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { readEngineInfo } from '../src/local-engine';
+import { MEETING_SENTENCES } from '../test/helpers/audio';
+import { speech } from '../test/helpers/cli';
+import { ENGINE_PYTHON, makeVoiceConversation } from '../test/helpers/engine';
+import { embeddedCliEnvWith } from '../test/helpers/pipeline';
+import { freePort } from '../test/helpers/temporal';
+
+const REPEATS = Number(process.env.BENCH_LOCAL_REPEATS ?? 4);
+
+function peakRssMb(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const threads = '2';
+  const cli = await embeddedCliEnvWith({ LOCAL_ENGINE_PORT: String(await freePort()), LOCAL_THREADS: threads, LOCAL_CONCURRENCY: '1' }, 'bench-local-');
+  try {
+    // About 2.5 minutes of conversation in the two voices the engine tells apart.
+    const turns = Array.from({ length: REPEATS }, () => MEETING_SENTENCES).flat().map((text, i) => ({ speaker: (i % 2 === 0 ? 'A' : 'B') as 'A' | 'B', text }));
+    const rec = await makeVoiceConversation({ dir: cli.dir, name: 'bench-meeting', turns });
+    console.log(`recording: ${rec.duration.toFixed(1)} s, ${turns.length} turns; faster-whisper tiny.en int8, ${threads} threads, engine concurrency 1`);
+
+    // Warm the dev server and the engine with a first run, so neither start is timed.
+    const warm = path.join(cli.dir, 'warm.wav');
+    await copyFile(rec.path, warm);
+    const w = await speech(['run', warm, '--json'], { env: cli.env, timeoutMs: 600_000 });
+    if (w.code !== 0) throw new Error(`warm-up run failed:\n${w.stdout}${w.stderr}`);
+
+    const pipeline: number[] = [];
+    const direct: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const copy = path.join(cli.dir, `run-${i}.wav`);
+      await copyFile(rec.path, copy);
+      const t0 = Date.now();
+      const r = await speech(['run', copy, '--json'], { env: cli.env, timeoutMs: 600_000 });
+      if (r.code !== 0) throw new Error(`pipeline run failed:\n${r.stdout}${r.stderr}`);
+      pipeline.push((Date.now() - t0) / 1000);
+      const d = JSON.parse(execFileSync(ENGINE_PYTHON, ['-m', 'speech_engine', 'transcribe', '--threads', threads, '--json', rec.path], { encoding: 'utf8', env: { ...process.env, LOCAL_THREADS: threads } })) as {
+        load_seconds: number;
+        files: { wall_seconds: number }[];
+      };
+      direct.push(d.files[0]!.wall_seconds);
+    }
+    const best = (xs: number[]) => Math.min(...xs);
+    const engine = readEngineInfo(cli.dataDir);
+    const rss = engine ? peakRssMb(engine.pid) : null;
+    console.log(`pipeline (speech run: conversion, diarization and transcription on the engine, merge, export): ${pipeline.map((s) => s.toFixed(1)).join(' s, ')} s`);
+    console.log(`faster-whisper directly (transcription only, model already loaded):                         ${direct.map((s) => s.toFixed(1)).join(' s, ')} s`);
+    console.log(`ratio pipeline / direct (best of each): ${(best(pipeline) / best(direct)).toFixed(2)}× (target ≤ 1.15×)`);
+    console.log(`audio minutes per wall minute through the pipeline: ${(rec.duration / best(pipeline)).toFixed(1)}`);
+    console.log(`engine peak memory (VmHWM of pid ${engine?.pid}): ${rss !== null ? `${rss.toFixed(0)} MB` : 'unknown'}`);
+  } finally {
+    await speech(['engine', 'stop'], { env: cli.env }).catch(() => undefined);
+    await cli.cleanUp();
+    await rm(cli.dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
