@@ -166,6 +166,7 @@ export default tseslint.config(
       'dist/**',
       'node_modules/**',
       'data/**',
+      'engine/.venv/**',
       '.tmp/**',
       'bin/**',
       'scripts/*.js',
