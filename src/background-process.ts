@@ -28,3 +28,18 @@ export function tail(file: string, lines = 15): string {
   if (!existsSync(file)) return '';
   return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
+
+/**
+ * Whether `pid` is alive and is the process whose command line holds every one of `args`.
+ * Pids are reused (quickly, where pid_max is 32768), and signalling a reused pid's process group
+ * would hit an unrelated program. Without /proc (macOS) the pid check is all there is.
+ */
+export function processRunsWith(pid: number, ...args: string[]): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.every((a) => cmdline.includes(a));
+  } catch {
+    return process.platform !== 'linux';
+  }
+}

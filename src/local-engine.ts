@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { processAlive, signalGroup, tail } from './background-process';
+import { processAlive, processRunsWith, signalGroup, tail } from './background-process';
 import type { Config } from './config';
 
 export interface EngineInfo {
@@ -69,15 +69,9 @@ export function readEngineInfo(dataDir: string): EngineInfo | null {
   }
 }
 
-/** The recorded engine still runs: its pid is alive and is the engine on our data dir (pids are reused). */
+/** The recorded engine still runs: its pid is the engine on our data dir (pids are reused). */
 export function engineAlive(info: EngineInfo): boolean {
-  if (!processAlive(info.pid)) return false;
-  try {
-    const cmdline = readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.includes('speech_engine') && cmdline.includes(info.dataDir);
-  } catch {
-    return process.platform !== 'linux';
-  }
+  return processRunsWith(info.pid, 'speech_engine', info.dataDir);
 }
 
 export async function engineHealth(url: string, timeoutMs = 1500): Promise<EngineHealth | null> {

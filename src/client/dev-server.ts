@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { processAlive, signalGroup, tail } from '../background-process';
+import { processAlive, processRunsWith, signalGroup, tail } from '../background-process';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
 
 export { processAlive };
@@ -106,20 +106,9 @@ export function readServerInfo(dataDir: string): DevServerInfo | null {
   }
 }
 
-/**
- * Whether the recorded server still runs: its pid is alive *and* is the `temporal` process on
- * our database. Pids are reused (quickly, where pid_max is 32768), and signalling a reused pid's
- * process group would hit an unrelated program.
- */
+/** Whether the recorded server still runs: its pid is the `temporal` process on our database. */
 export function serverAlive(info: DevServerInfo): boolean {
-  if (!processAlive(info.pid)) return false;
-  try {
-    const cmdline = readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.includes(info.dbFile);
-  } catch {
-    // No /proc (macOS): the pid check is all there is.
-    return process.platform !== 'linux';
-  }
+  return processRunsWith(info.pid, info.dbFile);
 }
 
 /**
