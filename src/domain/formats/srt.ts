@@ -1,15 +1,24 @@
-// SubRip export: numbered cues, "HH:MM:SS,mmm --> HH:MM:SS,mmm", text prefixed
-// with the speaker, a blank line between cues.
+// SubRip export: numbered cues, "HH:MM:SS,mmm --> HH:MM:SS,mmm", the cue's lines,
+// a blank line between cues. SubRip has no voice tags, so the speaker is shown as
+// a `Name: ` prefix on the first cue after each speaker change ('voice' and
+// 'prefix' both give that); 'none' shows no speaker.
 
 import { formatSrtTime } from '../timecode';
 import type { MergedTranscript } from '../types';
-import { singleLine, transcriptCues } from './cues';
+import { transcriptCues } from './cues';
+import { DEFAULT_SUBTITLE_OPTIONS, type SubtitleOptions } from './options';
 
-export function renderSrt(m: MergedTranscript): string {
-  return transcriptCues(m)
+/** A text line holding "-->" could be read as a timing line by lenient parsers. */
+function srtLine(line: string): string {
+  return line.replace(/-->/g, '->');
+}
+
+export function renderSrt(m: MergedTranscript, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): string {
+  const speakerLabels = opts.speakerLabels === 'none' ? 'none' : 'prefix';
+  return transcriptCues(m, { ...opts, speakerLabels })
     .map(
       (cue, i) =>
-        `${i + 1}\n${formatSrtTime(cue.start)} --> ${formatSrtTime(cue.end)}\n${singleLine(`${cue.speaker}: ${cue.text}`)}\n`,
+        `${i + 1}\n${formatSrtTime(cue.start)} --> ${formatSrtTime(cue.end)}\n${cue.lines.map(srtLine).join('\n')}\n`,
     )
     .join('\n');
 }
