@@ -16,6 +16,8 @@
    dense DENSE_WINDOW windows every DENSE_HOP against the centroids and cut where the best
    speaker changes (runs shorter than MIN_RUN join a neighbour). Same-speaker turns less
    than BRIDGE seconds apart join. Turns never overlap.
+6. diarize_with_centroids also gives each speaker's centroid, which identification compares
+   with voiceprints made the same way (voiceprint.py).
 """
 from __future__ import annotations
 
@@ -297,16 +299,28 @@ def join_spans(spans: list[tuple[int, float, float]]) -> list[tuple[int, float, 
     return [(t[0], t[1], t[2]) for t in turns if t[2] > t[1]]
 
 
+def speech_gain(audio: np.ndarray, regions: list[tuple[int, int]]) -> float:
+    """The gain that raises the speech (not the silence between it) to -30 dBFS."""
+    sq = sum(float(np.dot(audio[s:e].astype(np.float64), audio[s:e].astype(np.float64))) for s, e in regions)
+    n = sum(e - s for s, e in regions)
+    return gain_for_rms(float(np.sqrt(sq / max(n, 1))))
+
+
 def diarize(audio: np.ndarray, encoder: VoiceEncoder, hints: Hints) -> tuple[list[Turn], dict]:
     """Turns (speakers SPEAKER_00… in order of first appearance) and some statistics."""
+    turns, stats, _ = diarize_with_centroids(audio, encoder, hints)
+    return turns, stats
+
+
+def diarize_with_centroids(audio: np.ndarray, encoder: VoiceEncoder, hints: Hints) -> tuple[list[Turn], dict, dict[str, np.ndarray]]:
+    """diarize(), plus each speaker's centroid: the L2-normalised mean embedding of the
+    speaker's clustered windows (the long ones when there are any), keyed by its label."""
     regions = speech_regions(audio)
     stats = {"audioSeconds": round(len(audio) / SR, 3), "speechSeconds": round(sum(e - s for s, e in regions) / SR, 3), "windows": 0, "speakers": 0}
     if not regions:
-        return [], stats
+        return [], stats, {}
     # Level measured on speech only (silence would make quiet speech look quieter still).
-    sq = sum(float(np.dot(audio[s:e].astype(np.float64), audio[s:e].astype(np.float64))) for s, e in regions)
-    n = sum(e - s for s, e in regions)
-    gain = gain_for_rms(float(np.sqrt(sq / max(n, 1))))
+    gain = speech_gain(audio, regions)
     windows = make_windows(regions)
     emb = encoder.embed_windows(audio, [(s, e) for s, e, _ in windows], gain=gain)
     reliable = np.array([(e - s) >= MIN_RELIABLE * SR for s, e, _ in windows])
@@ -320,4 +334,7 @@ def diarize(audio: np.ndarray, encoder: VoiceEncoder, hints: Hints) -> tuple[lis
         order.setdefault(lab, len(order))
     turns = [Turn(f"SPEAKER_{order[lab]:02d}", s, e) for lab, s, e in raw]
     stats.update(windows=len(windows), speakers=len(order))
-    return turns, stats
+    # A label whose long windows all went elsewhere still has short ones.
+    full = _centroids(emb, labels, k)
+    centroids = {f"SPEAKER_{i:02d}": (cent[lab] if np.any(cent[lab]) else full[lab]) for lab, i in order.items()}
+    return turns, stats, centroids

@@ -1,4 +1,4 @@
-"""Diarization jobs and uploaded media, kept on disk so they outlive the process.
+"""Jobs (diarize, voiceprint, identify) and uploaded media, kept on disk so they outlive the process.
 
 Layout under the data directory:
     jobs/<jobId>.json     one job, rewritten atomically (temp file, fsync, rename)
@@ -36,6 +36,11 @@ TERMINAL = ("succeeded", "failed", "canceled")
 FAILED_MESSAGE = "An error occurred while processing the audio."
 MEDIA_KEY = re.compile(r"^[a-zA-Z0-9\-_./]+$")
 JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class JobFailure(Exception):
+    """A job refused for a reason its client should read: the message becomes `output.error`
+    (any other exception gives pyannote's generic FAILED_MESSAGE)."""
 
 
 def now_iso() -> str:
@@ -272,11 +277,12 @@ class Worker:
                 output = self.run(str(path), job["request"])
             except Exception as e:  # the job fails, the engine goes on
                 detail = f"{type(e).__name__}: {e}"
+                public = str(e) if isinstance(e, JobFailure) else FAILED_MESSAGE
                 log.warning("job %s: failed: %s", job_id, detail)
 
                 def fail(j: dict) -> None:
                     j["status"] = "failed"
-                    j["output"] = {"error": FAILED_MESSAGE}
+                    j["output"] = {"error": public}
                     j["errorDetail"] = detail
 
                 self.store.update(job_id, fail)

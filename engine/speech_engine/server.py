@@ -7,6 +7,8 @@ Routes:
     POST /v1/media/input                 pyannote.ai media store: presigned PUT URL
     PUT  /storage/media/<key>?…          the presigned upload itself
     POST /v1/diarize                     pyannote.ai diarization job
+    POST /v1/voiceprint                  pyannote.ai voiceprint job (a single-speaker clip ≤ 30 s)
+    POST /v1/identify                    pyannote.ai identification job (diarization + voiceprint matching)
     GET  /v1/jobs/<jobId>                pyannote.ai job status and output
 """
 from __future__ import annotations
@@ -314,8 +316,8 @@ def make_handler(engine: Engine):
                 endpoint = "test"
             elif m == "POST" and path == "/v1/media/input":
                 endpoint = "media"
-            elif m == "POST" and path == "/v1/diarize":
-                endpoint = "diarize"
+            elif m == "POST" and path in ("/v1/diarize", "/v1/voiceprint", "/v1/identify"):
+                endpoint = path[len("/v1/") :]
             elif m == "GET" and JOB_PATH.match(path):
                 endpoint = "job"
             if endpoint is None:
@@ -345,7 +347,7 @@ def make_handler(engine: Engine):
                 if endpoint == "media":
                     status, out = engine.pyannote.media_input(data, self._origin())
                 else:
-                    status, out = engine.pyannote.diarize(data)
+                    status, out = engine.pyannote.submit(endpoint, data)
                 return self.send_json(status, out, headers)
             except HttpFailure as e:
                 self.body.drain()

@@ -34,17 +34,50 @@ export interface DiarizationHints {
 
 export type DiarizationJobStatus = 'pending' | 'created' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
+/** An enrolled voice: a label (not starting with SPEAKER_) and the provider's opaque voiceprint. */
+export interface Voiceprint {
+  label: string;
+  voiceprint: string;
+}
+
+export interface IdentifyOptions {
+  /** 1 to 50 voiceprints, made by the same provider and model. */
+  voiceprints: Voiceprint[];
+  /** Lowest score (0–100) that names a speaker; null: the provider's default (pyannote: 0, every speaker it can match). */
+  threshold: number | null;
+}
+
+/** How one diarization speaker compared with the voiceprints of an identification job. */
+export interface SpeakerMatch {
+  /** The diarization label, SPEAKER_xx. */
+  speaker: string;
+  /** The voiceprint label it was matched to, or null. */
+  match: string | null;
+  /** The score (0–100) of the matched label; null when unmatched. */
+  score: number | null;
+  /** Every voiceprint label's score (0–100), when the provider gives them. */
+  scores: Record<string, number>;
+}
+
 export interface DiarizationJob {
   jobId: string;
   status: DiarizationJobStatus;
+  /** Diarization turns, labelled SPEAKER_xx also for identification jobs (names are in `matches`). */
   turns?: SpeakerTurn[];
+  /** A voiceprint job's result. */
+  voiceprint?: string;
+  /** An identification job's verdict per diarization speaker. */
+  matches?: SpeakerMatch[];
   error?: string;
 }
 
 export interface Diarizer {
   /** Makes the audio reachable by the service and returns the URL to diarize (e.g. media://…). */
   upload(file: string, mediaKey: string, signal?: AbortSignal): Promise<string>;
-  submit(mediaUrl: string, hints: DiarizationHints, signal?: AbortSignal): Promise<{ jobId: string }>;
+  /** Starts a diarization job, or with `identify` an identification job (diarization plus voiceprint matching). */
+  submit(mediaUrl: string, hints: DiarizationHints, signal?: AbortSignal, identify?: IdentifyOptions): Promise<{ jobId: string }>;
+  /** Starts a voiceprint job on a single-speaker clip of at most 30 s; poll it for `voiceprint`. */
+  submitVoiceprint(mediaUrl: string, signal?: AbortSignal): Promise<{ jobId: string }>;
   poll(jobId: string, signal?: AbortSignal): Promise<DiarizationJob>;
 }
 

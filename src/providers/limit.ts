@@ -47,7 +47,8 @@ export function limitDiarizer(inner: Diarizer, limit: number): Diarizer {
   const gate = new Semaphore(limit);
   return {
     upload: (file, key, signal) => gate.run(() => inner.upload(file, key, signal), signal),
-    submit: (url, hints, signal) => gate.run(() => inner.submit(url, hints, signal), signal),
+    submit: (url, hints, signal, identify) => gate.run(() => inner.submit(url, hints, signal, identify), signal),
+    submitVoiceprint: (url, signal) => gate.run(() => inner.submitVoiceprint(url, signal), signal),
     poll: (jobId, signal) => gate.run(() => inner.poll(jobId, signal), signal),
   };
 }

@@ -1,23 +1,37 @@
-// Diarizer on the pyannote.ai HTTP API: temporary media upload, job submission, polling.
-// The service has no idempotency key, so callers keep the job id and poll it again after a crash.
+// Diarizer on the pyannote.ai HTTP API: temporary media upload, job submission (diarize,
+// voiceprint, identify), polling. The service has no idempotency key, so callers keep the
+// job id and poll it again after a crash.
 import { z } from 'zod';
 import { Failure } from '../domain/failures';
 import { ProviderError, parseRetryAfter } from './errors';
 import { putFile } from './http';
-import type { DiarizationHints, DiarizationJob, Diarizer } from './interfaces';
+import type { DiarizationHints, DiarizationJob, Diarizer, IdentifyOptions, SpeakerMatch } from './interfaces';
 
 const TurnSchema = z.object({ speaker: z.string(), start: z.coerce.number(), end: z.coerce.number() });
+/** identification[]: a diarization turn with the voiceprint label it was given (`speaker` is that label when matched). */
+const IdentificationSchema = z.object({ start: z.coerce.number(), end: z.coerce.number(), diarizationSpeaker: z.string(), match: z.string().nullish() });
+/** voiceprints[]: per diarization speaker, its match and every voiceprint label's confidence (0–100). */
+const SpeakerVerdictSchema = z.object({ speaker: z.string(), match: z.string().nullish(), confidence: z.record(z.string(), z.number()).nullish() });
 const JobSchema = z.object({
   jobId: z.string(),
   status: z.enum(['pending', 'created', 'running', 'succeeded', 'failed', 'canceled']),
   output: z
     .object({
       diarization: z.array(TurnSchema).optional(),
+      voiceprint: z.string().min(1).optional(),
+      // A secondary source (turns and matches come from diarization and voiceprints): unreadable, it is ignored.
+      identification: z.array(IdentificationSchema).optional().catch(undefined),
+      voiceprints: z.array(SpeakerVerdictSchema).optional(),
       error: z.string().optional(),
     })
     .passthrough()
     .nullish(),
 });
+type JobOutput = NonNullable<z.infer<typeof JobSchema>['output']>;
+
+/** The only model pyannote.ai accepts for voiceprint and identify jobs (its OpenAPI enum). */
+const VOICEPRINT_MODEL = 'precision-2';
+const DIARIZATION_LABEL = /^SPEAKER_\d+$/;
 
 export interface PyannoteOptions {
   apiKey: string;
@@ -63,32 +77,76 @@ export function createPyannoteDiarizer(opts: PyannoteOptions): Diarizer {
       return mediaKey;
     },
 
-    async submit(mediaUrl, hints: DiarizationHints, signal) {
-      const body: Record<string, unknown> = { url: mediaUrl, model: opts.model };
+    async submit(mediaUrl, hints: DiarizationHints, signal, identify?: IdentifyOptions) {
+      const body: Record<string, unknown> = { url: mediaUrl, model: identify ? VOICEPRINT_MODEL : opts.model };
       if (hints.numSpeakers !== null) body.numSpeakers = hints.numSpeakers;
       else {
         if (hints.minSpeakers !== null) body.minSpeakers = hints.minSpeakers;
         if (hints.maxSpeakers !== null) body.maxSpeakers = hints.maxSpeakers;
       }
-      const res = z.object({ jobId: z.string().min(1) }).safeParse(await call('POST', '/v1/diarize', body, signal));
-      if (!res.success) throw new ProviderError(Failure.ProviderProtocol, 'pyannote.ai accepted the job but returned no jobId', { provider: 'pyannote' });
-      return { jobId: res.data.jobId };
+      if (identify) {
+        body.voiceprints = identify.voiceprints.map((v) => ({ label: v.label, voiceprint: v.voiceprint }));
+        body.matching = { exclusive: true, ...(identify.threshold !== null ? { threshold: identify.threshold } : {}) };
+      }
+      return { jobId: await startJob(identify ? '/v1/identify' : '/v1/diarize', body, signal) };
+    },
+
+    async submitVoiceprint(mediaUrl, signal) {
+      return { jobId: await startJob('/v1/voiceprint', { url: mediaUrl, model: VOICEPRINT_MODEL }, signal) };
     },
 
     async poll(jobId, signal): Promise<DiarizationJob> {
       const parsed = JobSchema.safeParse(await call('GET', `/v1/jobs/${encodeURIComponent(jobId)}`, undefined, signal));
       if (!parsed.success) {
-        throw new ProviderError(Failure.ProviderProtocol, `pyannote.ai job ${jobId} has an unexpected shape: ${parsed.error.issues[0]?.message ?? ''}`, { provider: 'pyannote' });
+        const issue = parsed.error.issues[0];
+        throw new ProviderError(Failure.ProviderProtocol, `pyannote.ai job ${jobId} has an unexpected shape: ${issue ? `${issue.path.join('.')}: ${issue.message}` : ''}`, { provider: 'pyannote' });
       }
       const job = parsed.data;
+      const out = job.output;
+      const turns = out ? diarizationTurns(out) : undefined;
+      const matches = out ? speakerMatches(out) : undefined;
       return {
         jobId: job.jobId,
         status: job.status,
-        ...(job.output?.diarization ? { turns: job.output.diarization } : {}),
-        ...(job.output?.error ? { error: job.output.error } : {}),
+        ...(turns ? { turns } : {}),
+        ...(out?.voiceprint ? { voiceprint: out.voiceprint } : {}),
+        ...(matches ? { matches } : {}),
+        ...(out?.error ? { error: out.error } : {}),
       };
     },
   };
+
+  async function startJob(path: string, body: Record<string, unknown>, signal: AbortSignal | undefined): Promise<string> {
+    const res = z.object({ jobId: z.string().min(1) }).safeParse(await call('POST', path, body, signal));
+    if (!res.success) throw new ProviderError(Failure.ProviderProtocol, `pyannote.ai accepted the job (${path}) but returned no jobId`, { provider: 'pyannote' });
+    return res.data.jobId;
+  }
+}
+
+/**
+ * Turns labelled with diarization labels. pyannote.ai's identify output keeps `diarization`
+ * labelled SPEAKER_xx; should a turn carry a voiceprint label instead, the turns are taken
+ * from `identification`, whose `diarizationSpeaker` always is the diarization label.
+ */
+function diarizationTurns(out: JobOutput): DiarizationJob['turns'] {
+  const turns = out.diarization;
+  if (turns && (!out.identification || turns.every((t) => DIARIZATION_LABEL.test(t.speaker)))) return turns;
+  return out.identification?.map((s) => ({ speaker: s.diarizationSpeaker, start: s.start, end: s.end })) ?? turns;
+}
+
+/** One verdict per diarization speaker: from `voiceprints` (with scores), else from `identification` (without). */
+function speakerMatches(out: JobOutput): SpeakerMatch[] | undefined {
+  if (out.voiceprints) {
+    return out.voiceprints.map((v) => {
+      const scores = v.confidence ?? {};
+      const match = v.match ?? null;
+      return { speaker: v.speaker, match, score: match !== null ? (scores[match] ?? null) : null, scores };
+    });
+  }
+  if (!out.identification) return undefined;
+  const bySpeaker = new Map<string, string | null>();
+  for (const s of out.identification) if (!bySpeaker.has(s.diarizationSpeaker) || s.match) bySpeaker.set(s.diarizationSpeaker, s.match ?? null);
+  return [...bySpeaker].map(([speaker, match]) => ({ speaker, match, score: null, scores: {} }));
 }
 
 function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {

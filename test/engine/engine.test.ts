@@ -1,8 +1,9 @@
 /**
  * The local speech engine (engine/) on real speech: espeak-ng turns in two voices with known
  * words and turn times. Plain HTTP for the contracts' shapes and errors, then the product's
- * own clients (createOpenAITranscriber, createPyannoteDiarizer) pointed at it, then a SIGKILL
- * mid-job and restarts: the job id still answers, completes, and is computed once.
+ * own clients (createOpenAITranscriber, createPyannoteDiarizer) pointed at it, voiceprints
+ * and identification (two enrolled voices and one stranger), then a SIGKILL mid-job and
+ * restarts: the job id still answers, completes, and is computed once.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -11,7 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Recording, type Turn, type TurnSpec, makeTone, readWav, run, wavHeader } from '../helpers/audio';
-import { ENGINE_DIR, ENGINE_PYTHON, type TestEngine, makeVoiceConversation, normaliseWords, startEngine, wordErrorRate } from '../helpers/engine';
+import { ENGINE_DIR, ENGINE_PYTHON, ENGINE_VOICES, type TestEngine, makeVoiceConversation, normaliseWords, startEngine, wordErrorRate } from '../helpers/engine';
 import { createOpenAITranscriber } from '../../src/providers/openai-transcriber';
 import { createPyannoteDiarizer } from '../../src/providers/pyannote-diarizer';
 import { byteRangeFor, readWavInfo } from '../../src/providers/wav';
@@ -25,6 +26,51 @@ const CONVERSATION: TurnSpec[] = [
   { speaker: 'B', text: 'I agree, and we can share the notes with everyone.' },
 ];
 const REFERENCE = CONVERSATION.map((t) => t.text).join(' ');
+
+/** Enrolment clips: other sentences than the conversations identified. */
+const ENROL_SENTENCES = [
+  'The weather was pleasant yesterday, so we walked along the river and watched the boats pass by slowly.',
+  'My favourite book tells the story of a lighthouse keeper who writes letters to sailors every winter.',
+];
+/**
+ * A voice nobody enrols, measured apart from both enrolled ones (voiceprint cosine ≤ 0.76 to
+ * en-us and en-us+f3; en-us+m3, by contrast, is en-us to the speaker encoder: 0.87–0.94).
+ */
+const STRANGER_VOICE = 'en-us+steph';
+
+/** espeak-ng speech in any voice as 16 kHz mono PCM, trimmed as test/helpers/engine.ts does. */
+async function speakPcm(dir: string, name: string, voice: string, text: string): Promise<Buffer> {
+  const raw = join(dir, `${name}.raw.wav`);
+  const trimmed = join(dir, `${name}.wav`);
+  await run('espeak-ng', ['-v', voice, '-s', '150', '-g', '10', '-w', raw, text]);
+  await run('sox', [raw, '-b', '16', '-c', '1', trimmed, 'silence', '1', '0.005', '0.1%', 'reverse', 'silence', '1', '0.005', '0.1%', 'reverse', 'rate', '-h', '16000']);
+  const { data } = await readWav(trimmed);
+  await Promise.all([fsp.rm(raw, { force: true }), fsp.rm(trimmed, { force: true })]);
+  return data;
+}
+
+/** A WAV of turns in the given voices, 0.8 s apart; turn times exact from the sample counts. */
+async function voiceRecording(dir: string, name: string, turns: { voice: string; text: string }[]): Promise<{ path: string; turns: (Turn & { voice: string })[] }> {
+  const sr = 16000;
+  const parts = await Promise.all(turns.map((t, i) => speakPcm(dir, `${name}.${i}`, t.voice, t.text)));
+  const pieces: Buffer[] = [Buffer.alloc(sr)];
+  const out: (Turn & { voice: string })[] = [];
+  let at = sr / 2;
+  parts.forEach((p, i) => {
+    if (i > 0) {
+      pieces.push(Buffer.alloc(Math.round(0.8 * sr) * 2));
+      at += Math.round(0.8 * sr);
+    }
+    out.push({ speaker: i % 2 === 0 ? 'A' : 'B', text: turns[i]!.text, voice: turns[i]!.voice, start: at / sr, end: (at + p.length / 2) / sr });
+    pieces.push(p);
+    at += p.length / 2;
+  });
+  pieces.push(Buffer.alloc(sr));
+  const data = Buffer.concat(pieces);
+  const path = join(dir, `${name}.wav`);
+  await fsp.writeFile(path, Buffer.concat([wavHeader(sr, 1, data.length), data]));
+  return { path, turns: out };
+}
 
 interface Reply {
   status: number;
@@ -425,6 +471,7 @@ describe('local speech engine (engine/)', function () {
     const url = await uploadMedia('tests/crash.wav', long);
     const first = (await api('/v1/diarize', 'POST', { url, numSpeakers: 2 })).json.jobId as string;
     const second = (await api('/v1/diarize', 'POST', { url: await uploadMedia('tests/crash-2.wav', convWav), numSpeakers: 2 })).json.jobId as string; // queued behind it
+    const third = (await api('/v1/voiceprint', 'POST', { url: await uploadMedia('tests/crash-3.wav', shortWav) })).json.jobId as string; // a voiceprint job, queued too
     const deadline = Date.now() + 20_000;
     while ((await jobFile(first)).status !== 'running') {
       assert.ok(Date.now() < deadline, 'the job never started');
@@ -438,6 +485,7 @@ describe('local speech engine (engine/)', function () {
     assert.equal(atKill.attempts, 1);
     assert.equal(atKill.computations, 0);
     assert.equal((await jobFile(second)).status, 'created');
+    assert.equal((await jobFile(third)).status, 'created');
     await assert.rejects(api(`/v1/jobs/${first}`));
 
     await eng.restart();
@@ -453,6 +501,8 @@ describe('local speech engine (engine/)', function () {
     assert.equal(record.attempts, 2);
     assert.equal((await jobFile(second)).computations, 1);
     assert.equal((await jobFile(second)).attempts, 1);
+    assert.equal((await waitJob(third)).status, 'succeeded');
+    assert.deepEqual([(await jobFile(third)).computations, (await jobFile(third)).attempts], [1, 1]);
     const repeated = Array.from({ length: 10 }, (_, r) => conv.turns.map((t) => ({ ...t, start: t.start + r * conv.duration, end: t.end + r * conv.duration }))).flat();
     assert.ok(attribution(repeated, done.output.diarization as SpeakerTurn[]).share >= 0.9);
 
@@ -466,5 +516,164 @@ describe('local speech engine (engine/)', function () {
     assert.equal((await eng.health()).diarization_computations, 0);
     assert.equal((await jobFile(first)).computations, 1);
     assert.equal((await jobFile(first)).attempts, 2);
+  });
+
+  describe('voiceprints and identification', function () {
+    interface Verdict {
+      speaker: string;
+      match: string | null;
+      confidence: Record<string, number>;
+    }
+    let alice: string;
+    let bob: string;
+
+    before(async function () {
+      // Alice speaks as en-us (the conversation's A), Bob as en-us+f3 (its B), other sentences.
+      const [a, b] = await Promise.all([
+        voiceRecording(dir, 'enrol-alice', [{ voice: ENGINE_VOICES.A, text: ENROL_SENTENCES[0]! }]),
+        voiceRecording(dir, 'enrol-bob', [{ voice: ENGINE_VOICES.B, text: ENROL_SENTENCES[1]! }]),
+      ]);
+      const voiceprintOf = async (key: string, file: string) => {
+        const submit = await api('/v1/voiceprint', 'POST', { url: await uploadMedia(key, await fsp.readFile(file)) });
+        assert.equal(submit.status, 200, submit.text);
+        assert.equal(submit.json.status, 'created');
+        const job = await waitJob(submit.json.jobId as string);
+        assert.equal(job.status, 'succeeded', JSON.stringify(job));
+        assert.deepEqual(Object.keys(job.output), ['voiceprint']);
+        return job.output.voiceprint as string;
+      };
+      [alice, bob] = await Promise.all([voiceprintOf('enrol/alice.wav', a.path), voiceprintOf('enrol/bob.wav', b.path)]);
+    });
+
+    const identifyJob = async (url: string, body: Record<string, unknown>) => {
+      const submit = await api('/v1/identify', 'POST', { url, ...body });
+      assert.equal(submit.status, 200, submit.text);
+      const job = await waitJob(submit.json.jobId as string);
+      assert.equal(job.status, 'succeeded', JSON.stringify(job));
+      return { jobId: submit.json.jobId as string, output: job.output };
+    };
+
+    it('makes a voiceprint of a clip and names both voices of a conversation (scores 0–100, diarization keeps SPEAKER_xx)', async function () {
+      assert.equal(Buffer.from(alice, 'base64').toString('latin1', 0, 4), 'SEVP');
+      const url = await uploadMedia('tests/identify.wav', convWav);
+      const { jobId, output } = await identifyJob(url, {
+        voiceprints: [
+          { label: 'Alice', voiceprint: alice },
+          { label: 'Bob', voiceprint: bob },
+        ],
+        matching: { threshold: 50 },
+      });
+      assert.deepEqual(Object.keys(output).sort(), ['diarization', 'identification', 'voiceprints']);
+      const turns = output.diarization as SpeakerTurn[];
+      assert.deepEqual([...new Set(turns.map((t) => t.speaker))].sort(), ['SPEAKER_00', 'SPEAKER_01']);
+      const { mapping } = attribution(conv.turns, turns);
+      const verdicts = new Map((output.voiceprints as Verdict[]).map((v) => [v.speaker, v]));
+      const a = verdicts.get(mapping.get('A')!)!;
+      const b = verdicts.get(mapping.get('B')!)!;
+      console.log(`      same voice: Alice ${a.confidence.Alice}, Bob ${b.confidence.Bob}; other voice: ${a.confidence.Bob}, ${b.confidence.Alice}`);
+      assert.equal(a.match, 'Alice');
+      assert.equal(b.match, 'Bob');
+      assert.ok(a.confidence.Alice! >= 80 && b.confidence.Bob! >= 80, JSON.stringify([a, b]));
+      assert.ok(a.confidence.Bob! <= 20 && b.confidence.Alice! <= 20, JSON.stringify([a, b]));
+      const segments = output.identification as (SpeakerTurn & { diarizationSpeaker: string; match: string | null })[];
+      assert.deepEqual(
+        segments.map((s) => ({ speaker: s.diarizationSpeaker, start: s.start, end: s.end })),
+        turns,
+      );
+      for (const s of segments) assert.equal(s.speaker, s.match ?? s.diarizationSpeaker);
+      assert.ok(segments.every((s) => s.match !== null));
+      // Kept on disk as a job of its kind, computed once.
+      const record = await jobFile(jobId);
+      assert.equal(record.request.kind, 'identify');
+      assert.equal(record.computations, 1);
+    });
+
+    it('leaves a voice nobody enrolled unmatched at the recommended threshold (and matches it at pyannote\'s default, 0)', async function () {
+      const rec = await voiceRecording(
+        dir,
+        'stranger',
+        CONVERSATION.slice(0, 4).map((t) => ({ voice: t.speaker === 'A' ? ENGINE_VOICES.A : STRANGER_VOICE, text: t.text })),
+      );
+      const url = await uploadMedia('tests/stranger.wav', await fsp.readFile(rec.path));
+      const voiceprints = [
+        { label: 'Alice', voiceprint: alice },
+        { label: 'Bob', voiceprint: bob },
+      ];
+      const strict = (await identifyJob(url, { voiceprints, matching: { threshold: 50 } })).output;
+      const { mapping } = attribution(rec.turns, strict.diarization as SpeakerTurn[]);
+      const verdicts = new Map((strict.voiceprints as Verdict[]).map((v) => [v.speaker, v]));
+      const known = verdicts.get(mapping.get('A')!)!;
+      const stranger = verdicts.get(mapping.get('B')!)!;
+      console.log(`      stranger (${STRANGER_VOICE}): ${JSON.stringify(stranger.confidence)}; Alice: ${known.confidence.Alice}`);
+      assert.equal(known.match, 'Alice');
+      assert.equal(stranger.match, null);
+      assert.ok(stranger.confidence.Alice! < 50 && stranger.confidence.Bob! < 50);
+      for (const s of strict.identification as { speaker: string; diarizationSpeaker: string; match: string | null }[]) {
+        if (s.diarizationSpeaker === stranger.speaker) assert.deepEqual([s.speaker, s.match], [stranger.speaker, null]);
+      }
+      // Without a threshold every speaker takes a voiceprint while one is left, as pyannote.ai does.
+      const loose = (await identifyJob(url, { voiceprints })).output;
+      assert.equal((loose.voiceprints as Verdict[]).find((v) => v.speaker === stranger.speaker)!.match, 'Bob');
+    });
+
+    it("refuses voiceprints of another model and bad identify bodies with pyannote's 400, and fails a voiceprint job over 30 s", async function () {
+      const url = await uploadMedia('tests/refusals.wav', shortWav);
+      // A voiceprint of the pyannote emulator (another "model"), a pyannote.ai-style string, a label pyannote forbids.
+      const other = Buffer.concat([Buffer.from('EMVP\x01', 'latin1'), Buffer.alloc(12)]).toString('base64');
+      const refused = await api('/v1/identify', 'POST', {
+        url,
+        voiceprints: [
+          { label: 'Alice', voiceprint: other },
+          { label: 'Bob', voiceprint: 'aGVsbG8gd29ybGQ=' },
+          { label: 'SPEAKER_00', voiceprint: alice },
+        ],
+        matching: { threshold: 120 },
+        model: 'community-1',
+      });
+      assert.equal(refused.status, 400, refused.text);
+      assert.equal(refused.json.message, 'Validation failed');
+      assert.deepEqual(refused.json.errors.map((e: { field: string }) => e.field).sort(), ['matching.threshold', 'model', 'voiceprints[0].voiceprint', 'voiceprints[1].voiceprint', 'voiceprints[2].label']);
+      assert.equal((await api('/v1/identify', 'POST', { url, voiceprints: [] })).status, 400);
+      const tagged = Buffer.from(alice, 'base64');
+      tagged[6] = tagged[6]! ^ 0x20; // another model tag
+      const wrongModel = await api('/v1/identify', 'POST', { url, voiceprints: [{ label: 'Alice', voiceprint: tagged.toString('base64') }] });
+      assert.equal(wrongModel.status, 400);
+      assert.match(wrongModel.json.errors[0].message, /made by model/);
+
+      const pcm = (await readWav(conv.path)).data;
+      const long = Buffer.concat([wavHeader(16000, 1, pcm.length * 2), pcm, pcm]);
+      const submit = await api('/v1/voiceprint', 'POST', { url: await uploadMedia('tests/too-long.wav', long) });
+      const job = await waitJob(submit.json.jobId as string);
+      assert.equal(job.status, 'failed');
+      assert.match(job.output.error, /at most 30 seconds/);
+    });
+
+    it('works through createPyannoteDiarizer: submitVoiceprint, then submit with identify options', async function () {
+      const diarizer = createPyannoteDiarizer({ apiKey: KEY, baseUrl: eng.origin, model: 'precision-2' });
+      const until = async (jobId: string) => {
+        let job = await diarizer.poll(jobId);
+        for (const deadline = Date.now() + 60_000; !['succeeded', 'failed', 'canceled'].includes(job.status) && Date.now() < deadline; ) {
+          await new Promise((res) => setTimeout(res, 100));
+          job = await diarizer.poll(jobId);
+        }
+        return job;
+      };
+      const clip = await voiceRecording(dir, 'client-enrol', [{ voice: ENGINE_VOICES.B, text: ENROL_SENTENCES[0]! }]);
+      const enrolled = await until((await diarizer.submitVoiceprint(await diarizer.upload(clip.path, 'media://clients/enrol-b'))).jobId);
+      assert.equal(enrolled.status, 'succeeded', enrolled.error);
+      const mediaUrl = await diarizer.upload(conv.path, 'media://clients/identify');
+      const { jobId } = await diarizer.submit(mediaUrl, { numSpeakers: 2, minSpeakers: null, maxSpeakers: null }, undefined, {
+        voiceprints: [{ label: 'Bea', voiceprint: enrolled.voiceprint! }],
+        threshold: 50,
+      });
+      const job = await until(jobId);
+      assert.equal(job.status, 'succeeded', job.error);
+      const { mapping } = attribution(conv.turns, job.turns!);
+      assert.ok(job.turns!.every((t) => /^SPEAKER_\d\d$/.test(t.speaker)));
+      const byLabel = new Map(job.matches!.map((m) => [m.speaker, m]));
+      assert.equal(byLabel.get(mapping.get('B')!)!.match, 'Bea');
+      assert.ok(byLabel.get(mapping.get('B')!)!.score! >= 80);
+      assert.deepEqual(byLabel.get(mapping.get('A')!), { speaker: mapping.get('A'), match: null, score: null, scores: { Bea: byLabel.get(mapping.get('A')!)!.scores.Bea } });
+    });
   });
 });

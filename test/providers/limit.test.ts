@@ -212,6 +212,7 @@ describe('limitTranscriber / Semaphore', () => {
     const inner: Diarizer = {
       upload: (_f, key) => busy(key),
       submit: () => busy({ jobId: 'j1' }),
+      submitVoiceprint: () => busy({ jobId: 'v1' }),
       poll: (jobId) => busy({ jobId, status: 'running' as const }),
     };
     const limited = limitDiarizer(inner, 2);
