@@ -1,7 +1,8 @@
 // Lint rules that keep the architecture honest. Two kinds of rail:
 //
 // 1. Banned imports per folder (the dependency direction of the codebase):
-//      src/domain     imports nothing of ours but src/domain; of packages only zod (pure: no Node
+//      src/domain     imports nothing of ours but src/domain; of packages only zod, and docx and
+//                     fflate (in-memory document building) for the DOCX export (pure: no Node
 //                     built-ins, no Temporal, no I/O).
 //      src/workflows  imports src/domain, src/workflows, @temporalio/workflow and the root of
 //                     @temporalio/common; src/activities as types only (proxyActivities<…>).
@@ -9,8 +10,9 @@
 //      src/activities never imports src/client.
 //      src/client     no worker internals: src/activities as types only; src/workflows as types only
 //                     except src/workflows/messages (queries, search attributes); of src/providers
-//                     only ffmpeg (probing), artifact-store (sha256, reading artifacts), errors and
-//                     interfaces; @temporalio/activity as types only. The in-process worker seam —
+//                     only ffmpeg (probing), artifact-store (sha256, reading artifacts), errors,
+//                     interfaces and the file stores output-files, speaker-names and voices;
+//                     @temporalio/activity as types only. The in-process worker seam —
 //                     src/client/context.ts (starts a worker inside `speech run`) and
 //                     src/client/commands/worker.ts (`speech worker`) — is the only place in the client
 //                     that may import src/worker and @temporalio/worker values.
@@ -60,8 +62,9 @@ const rails = {
   domain: (d) => [
     { regex: leaves(d), message: 'Domain code imports nothing of ours but src/domain.' },
     {
-      regex: '^(?![./]|src/|zod(?:/|$))',
-      message: 'Domain code is pure: of packages it may import only zod (no Node built-ins, no Temporal, no I/O libraries).',
+      // docx and fflate build a Word document in memory (the DOCX export), with no I/O.
+      regex: '^(?![./]|src/|(?:zod|docx|fflate)(?:/|$))',
+      message: 'Domain code is pure: of packages it may import only zod, and docx/fflate for the DOCX export (no Node built-ins, no Temporal, no I/O libraries).',
     },
     notNormal,
   ],
@@ -98,10 +101,10 @@ const rails = {
       message: "The client may import workflow code as types only; values it needs (queries, search attributes) come from src/workflows/messages.",
     },
     {
-      regex: `^${up(d + 1)}providers(?:/(?!(?:ffmpeg|artifact-store|errors|interfaces)(?:\\.[jt]s)?$).*|$)`,
+      regex: `^${up(d + 1)}providers(?:/(?!(?:ffmpeg|artifact-store|errors|interfaces|output-files|speaker-names|voices)(?:\\.[jt]s)?$).*|$)`,
       allowTypeImports: true,
       message:
-        'The client may use only the providers it needs to probe and hash inputs and read artifacts (ffmpeg, artifact-store, errors, interfaces); transcription, diarization and HTTP plumbing are worker internals.',
+        'The client may use only the providers it needs to probe and hash inputs and read or write files on disk (ffmpeg, artifact-store, errors, interfaces, output-files, speaker-names, voices); transcription, diarization and HTTP plumbing are worker internals.',
     },
     ...(seam
       ? []

@@ -185,3 +185,16 @@ export function dataPaths(dataDir: string, pipelineId: string) {
 export function checkpointsDir(dataDir: string): string {
   return path.join(dataDir, 'checkpoints');
 }
+
+/** Enrolled voices (`speech voices`), one JSON file each. */
+export function voicesDir(dataDir: string): string {
+  return path.join(dataDir, 'voices');
+}
+
+/**
+ * The voice space of this configuration's diarizer: voiceprints are comparable only within the
+ * provider (and endpoint) that made them, so each enrolled voice records the space it belongs to.
+ */
+export function voiceSpace(config: Pick<Config, 'providers' | 'pyannote'>): string {
+  return config.providers.diarization === 'local' ? 'local-engine' : `pyannote:${config.pyannote.baseUrl.replace(/\/+$/, '')}`;
+}

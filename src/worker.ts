@@ -6,7 +6,9 @@ import { NativeConnection, Worker, type ActivityExecuteInput, type ActivityInbou
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from './activities';
-import type { Config } from './config';
+import { voiceSpace, type Config } from './config';
+import { Failure } from './domain/failures';
+import { ProviderError } from './providers/errors';
 import { createFsArtifactStore } from './providers/artifact-store';
 import { createFfmpegProcessor } from './providers/ffmpeg';
 import { createOpenAITranscriber } from './providers/openai-transcriber';
@@ -29,9 +31,7 @@ const LOCAL_ENGINE_KEY = 'local-engine';
  */
 export function activitiesFromConfig(config: Config, engine?: LocalEngineEndpoint | null) {
   let transcriber: Transcriber | undefined;
-  let diarizer: Diarizer | undefined;
   const localTranscription = config.providers.transcription === 'local';
-  const localDiarization = config.providers.diarization === 'local';
   return createActivities({
     media: createFfmpegProcessor({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath }),
     store: createFsArtifactStore(),
@@ -45,22 +45,61 @@ export function activitiesFromConfig(config: Config, engine?: LocalEngineEndpoin
       transcriber ??= limitTranscriber(createOpenAITranscriber({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl }), config.providerConcurrency.openai);
       return transcriber;
     },
-    diarizer: () => {
-      if (localDiarization) {
-        if (!engine) throw missingEngine('diarization');
-        diarizer ??= limitDiarizer(createPyannoteDiarizer({ apiKey: LOCAL_ENGINE_KEY, baseUrl: engine.url, model: config.pyannote.model }), config.providerConcurrency.pyannote);
-        return diarizer;
-      }
-      if (!config.pyannote.apiKey) throw missingKey('PYANNOTE_API_KEY', 'diarization');
-      diarizer ??= limitDiarizer(
-        createPyannoteDiarizer({ apiKey: config.pyannote.apiKey, baseUrl: config.pyannote.baseUrl, model: config.pyannote.model }),
-        config.providerConcurrency.pyannote,
-      );
-      return diarizer;
-    },
+    diarizer: diarizerFromConfig(config, engine),
     // Polling the local engine costs nothing; pyannote.ai's is rate limited.
-    diarizePollIntervalMs: localDiarization ? Math.min(500, config.pyannote.pollSeconds * 1000) : config.pyannote.pollSeconds * 1000,
+    diarizePollIntervalMs: diarizePollIntervalMs(config),
+    voiceSpace: voiceSpace(config),
   });
+}
+
+function diarizePollIntervalMs(config: Config): number {
+  return config.providers.diarization === 'local' ? Math.min(500, config.pyannote.pollSeconds * 1000) : config.pyannote.pollSeconds * 1000;
+}
+
+/** The diarizer of this configuration (pyannote.ai or the local engine), built on first use. */
+function diarizerFromConfig(config: Config, engine?: LocalEngineEndpoint | null): () => Diarizer {
+  let diarizer: Diarizer | undefined;
+  return () => {
+    if (config.providers.diarization === 'local') {
+      if (!engine) throw missingEngine('diarization');
+      diarizer ??= limitDiarizer(createPyannoteDiarizer({ apiKey: LOCAL_ENGINE_KEY, baseUrl: engine.url, model: config.pyannote.model }), config.providerConcurrency.pyannote);
+      return diarizer;
+    }
+    if (!config.pyannote.apiKey) throw missingKey('PYANNOTE_API_KEY', 'diarization');
+    diarizer ??= limitDiarizer(
+      createPyannoteDiarizer({ apiKey: config.pyannote.apiKey, baseUrl: config.pyannote.baseUrl, model: config.pyannote.model }),
+      config.providerConcurrency.pyannote,
+    );
+    return diarizer;
+  };
+}
+
+/**
+ * Makes a voiceprint of a single-speaker clip (16 kHz mono WAV) with this configuration's
+ * diarizer: media upload, voiceprint job, polling. Used by `speech voices add`; the clip is
+ * short and the job is cheap, so it runs in the CLI rather than as a workflow.
+ */
+export async function makeVoiceprint(config: Config, engine: LocalEngineEndpoint | null, wav: { path: string; sha256: string }, signal?: AbortSignal): Promise<string> {
+  let diarizer: Diarizer;
+  try {
+    diarizer = diarizerFromConfig(config, engine)();
+  } catch (err) {
+    throw new ProviderError(Failure.ConfigMissing, err instanceof Error ? err.message : String(err));
+  }
+  const url = await diarizer.upload(wav.path, `media://speech/voices/${wav.sha256.slice(0, 32)}.wav`, signal);
+  const { jobId } = await diarizer.submitVoiceprint(url, signal);
+  const interval = diarizePollIntervalMs(config);
+  for (;;) {
+    const job = await diarizer.poll(jobId, signal);
+    if (job.status === 'succeeded') {
+      if (!job.voiceprint) throw new ProviderError(Failure.ProviderProtocol, `the voiceprint job ${jobId} succeeded without a voiceprint`);
+      return job.voiceprint;
+    }
+    if (job.status === 'failed' || job.status === 'canceled') {
+      throw new ProviderError(Failure.ProviderJobFailed, `the voiceprint job ${jobId} ${job.status}: ${job.error ?? 'no reason given'}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
 }
 
 /** The workflow bundle made at build time, or the sources (bundled on start) when there is none. */

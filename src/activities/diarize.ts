@@ -5,10 +5,11 @@ import { Context, sleep } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
-import type { SpeakerTurn, ArtifactRef } from '../domain/types';
+import type { SpeakerMatch, SpeakerTurn, ArtifactRef } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
 import { ProviderError } from '../providers/errors';
-import type { DiarizationHints, Diarizer } from '../providers/interfaces';
+import type { DiarizationHints, Diarizer, IdentifyOptions } from '../providers/interfaces';
+import { MAX_VOICEPRINTS, voiceprintsFor } from '../providers/voices';
 import { atBoundary, failure } from './boundary';
 
 export interface DiarizeAudioInput {
@@ -16,6 +17,12 @@ export interface DiarizeAudioInput {
   audio: ArtifactRef;
   hints: DiarizationHints;
   interimDir: string;
+  /**
+   * Name speakers after enrolled voices (`--identify`): the folder of voice files and the match
+   * threshold (0–100; null: the provider's default). The voiceprints are read here, on the
+   * worker, so they never enter the workflow's history.
+   */
+  identify?: { voicesDir: string; threshold: number | null } | null;
 }
 
 /** What a retry needs to pick up where the last attempt stopped. */
@@ -31,14 +38,17 @@ export interface DiarizationResult {
   job_id: string;
   speakers: string[];
   turns: SpeakerTurn[];
+  /** With --identify: how each speaker compared with the enrolled voices. */
+  matches?: SpeakerMatch[];
 }
 
-export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: ArtifactStore; pollIntervalMs: number }) {
+export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: ArtifactStore; pollIntervalMs: number; voiceSpace: string }) {
   return async function diarizeAudio(input: DiarizeAudioInput): Promise<ArtifactRef> {
     return atBoundary(async (heartbeat) => {
       const ctx = Context.current();
       const signal = ctx.cancellationSignal;
       const diarizer = deps.diarizer();
+      const identify = input.identify ? await identifyOptions(input.identify, deps.voiceSpace) : undefined;
       const jobFile = path.join(input.interimDir, 'diarization-job.json');
 
       // The heartbeat may be older than the submission (heartbeats are throttled); the job file,
@@ -54,7 +64,7 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
         beat('uploading');
         const mediaKey = `media://speech/${input.pipelineId}/${input.audio.sha256.slice(0, 16)}.wav`;
         const url = await diarizer.upload(input.audio.path, mediaKey, signal);
-        const job = await diarizer.submit(url, input.hints, signal);
+        const job = await diarizer.submit(url, input.hints, signal, identify);
         jobId = job.jobId;
         // Durable before anything else can fail: this job is billed.
         await deps.store.writeJson(jobFile, { jobId, audioSha256: input.audio.sha256, submittedAt: new Date().toISOString() });
@@ -88,9 +98,12 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
         if (job.status === 'succeeded') {
           const turns = (job.turns ?? []).filter((t) => t.end > t.start).sort((a, b) => a.start - b.start || a.end - b.end);
           const speakers = [...new Set(turns.map((t) => t.speaker))];
-          const result: DiarizationResult = { job_id: job.jobId, speakers, turns };
+          const matches = identify ? speakers.map((speaker) => toMatch(speaker, job.matches)) : undefined;
+          const result: DiarizationResult = { job_id: job.jobId, speakers, turns, ...(matches ? { matches } : {}) };
           const ref = await deps.store.writeJson(path.join(input.interimDir, 'diarization.json'), result);
-          return { ...ref, metadata: { job_id: job.jobId, speakers: speakers.length, turns: turns.length } };
+          const metadata: Record<string, string | number> = { job_id: job.jobId, speakers: speakers.length, turns: turns.length };
+          if (matches) metadata.identified = matches.filter((m) => m.match !== null).length;
+          return { ...ref, metadata };
         }
         if (job.status === 'failed' || job.status === 'canceled') {
           throw failure(Failure.ProviderJobFailed, `pyannote.ai diarization job ${job.jobId} ${job.status}: ${job.error ?? 'no reason given'}`);
@@ -99,6 +112,30 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
       }
     });
   };
+}
+
+async function identifyOptions(opts: { voicesDir: string; threshold: number | null }, space: string): Promise<IdentifyOptions> {
+  const { voiceprints, otherSpaces } = await voiceprintsFor(opts.voicesDir, space);
+  if (voiceprints.length === 0) {
+    throw failure(
+      Failure.ConfigMissing,
+      `--identify needs enrolled voices, and ${opts.voicesDir} holds none made by this worker's diarizer (${space})${otherSpaces > 0 ? `; ${otherSpaces} voice(s) there were made by another provider` : ''}. Enrol them with \`speech voices add NAME CLIP\`.`,
+    );
+  }
+  if (voiceprints.length > MAX_VOICEPRINTS) {
+    throw failure(Failure.ConfigMissing, `--identify compares against at most ${MAX_VOICEPRINTS} voices, and ${opts.voicesDir} holds ${voiceprints.length} for ${space}; remove some with \`speech voices remove NAME\`.`);
+  }
+  return { voiceprints, threshold: opts.threshold };
+}
+
+/**
+ * The provider's verdict on one speaker; a speaker it said nothing about is unmatched. An
+ * unmatched speaker keeps the best score any voice got, so a user can see how near it came.
+ */
+function toMatch(speaker: string, matches: (SpeakerMatch & { scores?: Record<string, number> })[] | undefined): SpeakerMatch {
+  const m = matches?.find((x) => x.speaker === speaker);
+  const best = Object.values(m?.scores ?? {}).reduce<number | null>((a, b) => (a === null || b > a ? b : a), null);
+  return { speaker, match: m?.match ?? null, score: m?.match ? (m.score ?? null) : (m?.score ?? best) };
 }
 
 async function readJobFile(file: string): Promise<DiarizeProgress | undefined> {

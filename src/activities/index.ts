@@ -15,12 +15,14 @@ export interface ActivityDeps {
   transcriber: () => Transcriber;
   diarizer: () => Diarizer;
   diarizePollIntervalMs: number;
+  /** Whose voiceprints this worker's diarizer can compare against (config.ts, voiceSpace). */
+  voiceSpace: string;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     convertAudio: makeConvertAudio(deps),
-    diarizeAudio: makeDiarizeAudio({ diarizer: deps.diarizer, store: deps.store, pollIntervalMs: deps.diarizePollIntervalMs }),
+    diarizeAudio: makeDiarizeAudio({ diarizer: deps.diarizer, store: deps.store, pollIntervalMs: deps.diarizePollIntervalMs, voiceSpace: deps.voiceSpace }),
     ...makeTranscriptionActivities(deps),
     ...makeMergeExportActivities(deps),
     ...makeRecordActivities(deps),

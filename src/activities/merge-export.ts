@@ -1,10 +1,13 @@
 // merge and export: pure domain functions wrapped in file reads and atomic writes.
 import path from 'node:path';
-import { renderFormat, FORMAT_EXTENSIONS } from '../domain/formats';
+import { FORMAT_EXTENSIONS, renderExport, renderOptions, type SubtitleOptions } from '../domain/formats';
 import { mergeTranscript } from '../domain/merge';
+import { withNames } from '../domain/speakers';
 import type { ExportFormat } from '../domain/stages';
 import type { ArtifactRef, MergedTranscript, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
+import { readOutputLedger, recordOutputs, writeOutput } from '../providers/output-files';
+import { readSpeakerNames, writeExportSettings } from '../providers/speaker-names';
 import type { DiarizationResult } from './diarize';
 import { atBoundary } from './boundary';
 
@@ -22,6 +25,10 @@ export interface ExportInput {
   outputDir: string;
   /** Output files are `<baseName>.<ext>`. */
   baseName: string;
+  /** Subtitle layout; defaults for what is missing (runs of earlier releases send none). */
+  render?: { subtitles?: Partial<SubtitleOptions> };
+  /** Replace existing files this run did not write (`--overwrite`). */
+  overwrite?: boolean;
 }
 
 export function makeMergeExportActivities(deps: { store: ArtifactStore }) {
@@ -38,6 +45,7 @@ export function makeMergeExportActivities(deps: { store: ArtifactStore }) {
         turns: diarization.turns,
         words: transcript.words,
       });
+      if (diarization.matches) merged.identification = diarization.matches.filter((m) => merged.speakers.includes(m.speaker));
       const ref = await deps.store.writeJson(path.join(input.interimDir, 'merged.json'), merged);
       return { ...ref, metadata: { utterances: merged.utterances.length, speakers: merged.speakers.length } };
     });
@@ -45,12 +53,23 @@ export function makeMergeExportActivities(deps: { store: ArtifactStore }) {
 
   async function exportTranscript(input: ExportInput): Promise<ArtifactRef[]> {
     return atBoundary(async () => {
-      const merged = await deps.store.readJson<MergedTranscript>(input.merged);
+      // merged.json sits in the run's interim folder, beside the names and the output ledger.
+      const interimDir = path.dirname(input.merged.path);
+      const [stored, names, owned] = await Promise.all([deps.store.readJson<MergedTranscript>(input.merged), readSpeakerNames(interimDir), readOutputLedger(interimDir)]);
+      const merged = withNames(stored, names);
+      const options = renderOptions(input.render);
+      // What `speech rename` and `speech export` render with later, so the run's exports keep their layout.
+      await writeExportSettings(deps.store, interimDir, { render: input.render ?? {}, output_dir: input.outputDir, base_name: input.baseName, formats: input.formats });
       const refs: ArtifactRef[] = [];
-      for (const format of input.formats) {
-        const file = path.join(input.outputDir, `${input.baseName}.${FORMAT_EXTENSIONS[format]}`);
-        const ref = await deps.store.writeAtomic(file, renderFormat(format, merged));
-        refs.push({ ...ref, metadata: { format } });
+      try {
+        for (const format of input.formats) {
+          const file = path.join(input.outputDir, `${input.baseName}.${FORMAT_EXTENSIONS[format]}`);
+          const ref = await writeOutput(deps.store, file, await renderExport(format, merged, options), { owned, overwrite: input.overwrite ?? false });
+          refs.push({ ...ref, metadata: { format } });
+        }
+      } finally {
+        // Even a half-done export records what it wrote, so its retry may replace those files.
+        if (refs.length > 0) await recordOutputs(deps.store, interimDir, refs);
       }
       return refs;
     });

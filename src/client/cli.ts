@@ -12,6 +12,9 @@ import { validateCommand } from './commands/validate';
 import { cleanupCommand } from './commands/cleanup';
 import { exportCommand } from './commands/export';
 import { deleteCommand } from './commands/delete';
+import { renameCommand, speakersCommand } from './commands/speakers';
+import { voicesCommand } from './commands/voices';
+import { addRenderOptions } from './render-flags';
 import { EXIT, reportError, UsageError } from './errors';
 
 function build(result: { code: number }, seen: { json: boolean; verbose: boolean }): Command {
@@ -30,12 +33,12 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
       result.code = await fn(...args);
     };
 
-  program
+  const run = program
     .command('run')
     .description('transcribe files: start, attach to or resume one pipeline per file and show progress')
     .argument('[files...]', 'audio or video files, or folders of them')
     .option('-o, --out <dir>', 'write outputs here instead of DATA_DIR/output/<pipeline id>')
-    .option('-f, --formats <list>', 'comma-separated: json,srt,vtt,txt,md,rttm', 'json,srt,vtt,txt,md,rttm')
+    .option('-f, --formats <list>', 'comma-separated: json,srt,vtt,txt,md,rttm,docx', 'json,srt,vtt,txt,md,rttm')
     .option('-l, --language <code>', 'ISO-639-1 language of the speech (default: detect)')
     .option('--speakers <n>', 'exact number of speakers')
     .option('--min-speakers <n>', 'at least this many speakers')
@@ -47,6 +50,8 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--worker', 'run a worker in this process (default when Temporal is local)')
     .option('--no-worker', 'do not run a worker in this process')
     .option('--parallel <n>', 'files processed at once', '4')
+    .option('--identify', 'name speakers after the voices enrolled with `speech voices add`')
+    .option('--identify-threshold <score>', 'with --identify: match score (0-100) a voice needs (default: the provider\'s)')
     .option('--json', 'print one JSON document')
     .option('--list-checkpoints', 'the original tool\'s flag: same as `speech list` (with FILEs: only their runs)')
     .option('--cleanup-checkpoints', 'the original tool\'s flag: same as `speech cleanup` with its defaults')
@@ -66,6 +71,7 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
       }
       return runCommand(files, rest);
     }));
+  addRenderOptions(run);
 
   program
     .command('worker')
@@ -144,15 +150,40 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--json', 'print one JSON document')
     .action(wrap((opts: Record<string, unknown>) => cleanupCommand(opts)));
 
-  program
+  const exportCmd = program
     .command('export')
     .description('write the state record (with stage timings from the Temporal history) to FILE.json, or re-render the transcript with --formats')
     .argument('<id>', 'pipeline id (see `speech list`)')
     .argument('[file]', 'where to write the state record, e.g. backup.json')
-    .option('-f, --formats <list>', 'render these formats from the stored merge result instead: json,srt,vtt,txt,md,rttm')
+    .option('-f, --formats <list>', 'render these formats from the stored merge result instead: json,srt,vtt,txt,md,rttm,docx')
     .option('-o, --out <dir>', "with --formats: write here instead of the run's output folder")
     .option('--json', 'print one JSON document')
     .action(wrap((id: string, file: string | undefined, opts: Record<string, unknown>) => exportCommand(id, file, opts)));
+  addRenderOptions(exportCmd);
+
+  program
+    .command('speakers')
+    .description("a run's speakers: name, talk time, first words and where to listen to each")
+    .argument('<id>', 'pipeline id (see `speech list`)')
+    .option('--json', 'print one JSON document')
+    .action(wrap((id: string, opts: Record<string, unknown>) => speakersCommand(id, opts)));
+
+  program
+    .command('rename')
+    .description("name a run's speakers and render its exports again (no provider is called); LABEL= takes a name back")
+    .argument('<id>', 'pipeline id (see `speech list`)')
+    .argument('<names...>', 'LABEL=Name pairs, e.g. SPEAKER_00=Alice "SPEAKER_01=Bob Smith"')
+    .option('--json', 'print one JSON document')
+    .action(wrap((id: string, names: string[], opts: Record<string, unknown>) => renameCommand(id, names, opts)));
+
+  program
+    .command('voices')
+    .description('known voices for `speech run --identify`: add NAME CLIP | list | remove NAME (kept in DATA_DIR/voices)')
+    .argument('<action>', 'add | list | remove')
+    .argument('[args...]', 'add: NAME CLIP (2-30 s of that voice alone); remove: NAME')
+    .option('--replace', 'add: enrol a voice again under a name that is taken')
+    .option('--json', 'print one JSON document')
+    .action(wrap((action: string, args: string[], opts: Record<string, unknown>) => voicesCommand(action, args, opts)));
 
   program
     .command('delete')

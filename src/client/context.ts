@@ -5,7 +5,7 @@ import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config';
-import { connectWorker, createWorker, type LocalEngineEndpoint } from '../worker';
+import { connectWorker, createWorker, makeVoiceprint, type LocalEngineEndpoint } from '../worker';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
 import { ensureDevServer, isServing, uiPortFor } from './dev-server';
 import { UsageError } from './errors';
@@ -126,4 +126,9 @@ export async function startInProcessWorker(config: Config, engine?: LocalEngineE
       await done.catch(() => undefined);
     },
   };
+}
+
+/** `speech voices add`: a voiceprint made by this configuration's diarizer (the worker's code, run here). */
+export async function voiceprintOf(config: Config, engine: LocalEngineEndpoint | null, wav: { path: string; sha256: string }, signal?: AbortSignal): Promise<string> {
+  return makeVoiceprint(config, engine, wav, signal);
 }

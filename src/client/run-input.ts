@@ -7,17 +7,26 @@ import type { SpeechPipelineInput } from '../domain/pipeline';
 import type { ExportFormat } from '../domain/stages';
 import { formatClock } from '../domain/timecode';
 import { InputFileAttribute } from '../workflows/messages';
+import { plainBaseName } from './output-names';
 import { identifyInput, type InputIdentity } from './pipeline-id';
 
 /** The workflow input for one file: identity, folders under DATA_DIR, run settings. */
 export async function preparePipelineInput(
   config: Config,
   file: string,
-  opts: { options: PipelineOptions; formats: ExportFormat[]; outDir?: string | undefined; searchAttributes: boolean },
+  opts: {
+    options: PipelineOptions;
+    formats: ExportFormat[];
+    outDir?: string | undefined;
+    searchAttributes: boolean;
+    outputBaseName?: string;
+    render?: SpeechPipelineInput['render'];
+    overwrite?: boolean;
+    identify?: SpeechPipelineInput['identify'];
+  },
 ): Promise<{ input: SpeechPipelineInput; ident: InputIdentity; baseName: string }> {
   const ident = await identifyInput(file, opts.options);
   const paths = dataPaths(config.dataDir, ident.pipelineId);
-  const name = path.basename(file);
   const input: SpeechPipelineInput = {
     pipelineId: ident.pipelineId,
     inputFile: path.resolve(file),
@@ -35,8 +44,12 @@ export async function preparePipelineInput(
       previousTextPrompt: config.previousTextPrompt,
     },
     searchAttributes: opts.searchAttributes,
+    outputBaseName: opts.outputBaseName ?? plainBaseName(file),
+    render: opts.render ?? {},
+    overwrite: opts.overwrite ?? false,
+    ...(opts.identify ? { identify: opts.identify } : {}),
   };
-  return { input, ident, baseName: name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name };
+  return { input, ident, baseName: input.outputBaseName! };
 }
 
 function speakerHint(o: PipelineOptions): string {

@@ -25,6 +25,8 @@ export interface PlanFlags {
   formats: string[];
   /** The output folder this request writes to. */
   outDir: string;
+  /** The request asks for another subtitle layout or output name than the stored outputs have. */
+  restyle?: boolean;
 }
 
 export type RunPlan =
@@ -34,7 +36,7 @@ export type RunPlan =
   | { kind: 'attach'; runId: string }
   /** Completed with exactly these outputs: show them, run nothing. */
   | { kind: 'stored'; runId: string }
-  /** Completed, but other formats or another folder were asked for: render them from the stored merge result. */
+  /** Completed, but other formats, another folder or another layout were asked for: render them from the stored merge result. */
   | { kind: 're-render'; runId: string }
   /** Failed, cancelled, or completed with its merge result lost: a new run reusing the earlier run's intact results. */
   | { kind: 'resume'; fromRunId: string; afterCompleted: boolean };
@@ -45,7 +47,7 @@ export function planRun(existing: ExistingRun | null, stored: StoredResult | nul
   if (existing.status === 'COMPLETED' && stored) {
     const moreFormats = flags.formats.some((f) => !stored.formats.includes(f));
     const otherFolder = stored.outputDir !== flags.outDir;
-    if (!moreFormats && !otherFolder && !stored.outputsMissing) return { kind: 'stored', runId: existing.runId };
+    if (!moreFormats && !otherFolder && !stored.outputsMissing && !flags.restyle) return { kind: 'stored', runId: existing.runId };
     if (stored.mergeIntact) return { kind: 're-render', runId: existing.runId };
     return { kind: 'resume', fromRunId: existing.runId, afterCompleted: true };
   }

@@ -27,6 +27,8 @@ export const Failure = {
   /** A recorded artifact is gone or does not match its sha256. */
   ArtifactMissing: 'ArtifactMissing',
   ArtifactCorrupt: 'ArtifactCorrupt',
+  /** An output file exists that this run did not write (another run's, or edited since): never replaced without --overwrite. */
+  OutputExists: 'OutputExists',
 } as const;
 export type FailureType = (typeof Failure)[keyof typeof Failure];
 
@@ -42,4 +44,5 @@ export const NON_RETRYABLE_FAILURES: FailureType[] = [
   Failure.ProviderJobFailed,
   Failure.ArtifactMissing,
   Failure.ArtifactCorrupt,
+  Failure.OutputExists,
 ];

@@ -9,6 +9,12 @@ export interface PipelineOptions {
   minSpeakers: number | null;
   maxSpeakers: number | null;
   transcribeModel: string;
+  /**
+   * With --identify: a digest of the enrolled voices compared against and the threshold. Voices
+   * enrolled or removed later give another result, so another id. Absent for runs that do not
+   * identify, whose ids stay what they were before identification existed.
+   */
+  identify?: { voices: string; threshold: number | null } | null;
 }
 
 /**
@@ -18,16 +24,17 @@ export interface PipelineOptions {
  * (from a spread of CLI flags, say) must not change the pipeline id.
  */
 export function canonicalOptionsString(o: PipelineOptions): string {
-  const known: Record<keyof PipelineOptions, string | number | null> = {
+  const known: Record<Exclude<keyof PipelineOptions, 'identify'>, string | number | null> & { identify?: string } = {
     language: o.language,
     maxSpeakers: o.maxSpeakers,
     minSpeakers: o.minSpeakers,
     numSpeakers: o.numSpeakers,
     transcribeModel: o.transcribeModel,
+    ...(o.identify ? { identify: `${o.identify.voices}@${o.identify.threshold ?? 'default'}` } : {}),
   };
   const sorted = Object.keys(known)
     .sort()
-    .map((key) => [key, known[key as keyof PipelineOptions] ?? null] as const);
+    .map((key) => [key, known[key as keyof typeof known] ?? null] as const);
   return JSON.stringify(Object.fromEntries(sorted));
 }
 

@@ -3,6 +3,7 @@
 import type { ArtifactRef } from './types';
 import type { ExportFormat, RunStatus, StageName, StageStatus } from './stages';
 import type { PipelineOptions } from './options';
+import type { SubtitleOptions } from './formats/options';
 
 export interface ChunkSpan {
   index: number;
@@ -44,6 +45,15 @@ export interface SpeechPipelineInput {
   priorResults?: PriorResults;
   /** Run id of the earlier run the prior results came from. */
   resumedFrom?: string;
+  // Since the output-options patch (runs of earlier releases carry none of these):
+  /** Output files are `<outputBaseName>.<ext>`; the input's name without extension when absent. */
+  outputBaseName?: string;
+  /** Subtitle layout of the SRT and VTT exports; defaults for what is missing. */
+  render?: { subtitles?: Partial<SubtitleOptions> };
+  /** Replace existing output files this run did not write. */
+  overwrite?: boolean;
+  /** Name speakers after the enrolled voices in this folder (read by the worker, never put in history). */
+  identify?: { voicesDir: string; threshold: number | null } | null;
 }
 
 export interface PriorResults {

@@ -54,6 +54,8 @@ export const StateRecordSchema = z.object({
     .optional(),
   resumed_from: z.string().nullable().optional(),
   revision: z.number().optional(),
+  /** Names given to speakers with `speech rename`, by diarization label. */
+  speaker_names: z.record(z.string(), z.string()).optional(),
 });
 export type StateRecord = z.infer<typeof StateRecordSchema>;
 

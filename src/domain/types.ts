@@ -50,14 +50,32 @@ export interface Utterance {
   words: AttributedWord[];
 }
 
+/**
+ * How one diarization speaker compared with the enrolled voices (`speech run --identify`):
+ * the voice it was matched to, if any, and the match score (0–100, the provider's scale).
+ */
+export interface SpeakerMatch {
+  /** The diarization label, e.g. SPEAKER_00. */
+  speaker: string;
+  /** The enrolled voice's name, or null when no voice scored above the threshold. */
+  match: string | null;
+  /** Score of the chosen voice, or of the best one when none was chosen; null when unknown. */
+  score: number | null;
+}
+
 /** The merge stage's result: what every export format renders. */
 export interface MergedTranscript {
   /** Name of the source recording (file name without folders), used in RTTM and headings. */
   source: string;
   duration: number;
   language: string | null;
+  /** Diarization labels (SPEAKER_00, …) in order of first appearance; utterances and words use them too. */
   speakers: string[];
   utterances: Utterance[];
+  /** Display names by label: identified voices, overridden by names the user gave (`speech rename`). */
+  speakerNames?: Record<string, string>;
+  /** Per speaker, how it compared with the enrolled voices, when the run identified speakers. */
+  identification?: SpeakerMatch[];
 }
 
 /**

@@ -8,4 +8,10 @@ export const PATCHES = {
    * only when this run's converted audio is byte-identical to the audio they were cut from.
    */
   chunkReuseNeedsSameAudio: 'chunk-reuse-needs-same-audio',
+  /**
+   * Since the release after 178fb83: the export gets the run's output name, subtitle layout and
+   * --overwrite, and diarization the enrolled voices' folder for --identify. Runs started earlier
+   * export as they would have (default layout, the input's own name).
+   */
+  outputOptions: 'output-options',
 } as const;

@@ -54,6 +54,9 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
 
   try {
     record();
+    // Decided once, at the start: a run replayed from an earlier release's history keeps that
+    // release's activity inputs throughout.
+    const outputOptions = patched(PATCHES.outputOptions);
     const prior = await verifiedPrior(input, verifyArtifacts, log);
 
     const { convertAudio } = stageActivities('conversion', hb, `convert ${name} to 16 kHz mono WAV`);
@@ -65,7 +68,8 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     const diarization = runStage('diarization', prior.diarization, () => {
       const { diarizeAudio } = stageActivities('diarization', hb, `diarize ${formatClock(state.audioSeconds ?? 0)} of audio`);
       const { numSpeakers, minSpeakers, maxSpeakers } = input.options;
-      return diarizeAudio({ pipelineId: input.pipelineId, audio, hints: { numSpeakers, minSpeakers, maxSpeakers }, interimDir: input.interimDir });
+      const identify = outputOptions && input.identify ? { identify: input.identify } : {};
+      return diarizeAudio({ pipelineId: input.pipelineId, audio, hints: { numSpeakers, minSpeakers, maxSpeakers }, interimDir: input.interimDir, ...identify });
     });
     const transcription = runStage('transcription', prior.transcription, () => transcribeAll(audio));
     // When one branch fails the other is left to finish: its result is paid work, and a
@@ -77,7 +81,13 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     const { mergeTranscript, exportTranscript } = stageActivities('mergeExport', hb);
     const merged = await runStage('merge', prior.merge, () => mergeTranscript({ diarization: d.value, transcript: t.value, interimDir: input.interimDir, source: name }));
     const outputs = await runStage('export', undefined, () =>
-      exportTranscript({ merged, formats: input.formats, outputDir: input.outputDir, baseName: stripExtension(name) }),
+      exportTranscript({
+        merged,
+        formats: input.formats,
+        outputDir: input.outputDir,
+        baseName: (outputOptions ? input.outputBaseName : undefined) ?? stripExtension(name),
+        ...(outputOptions ? { render: input.render ?? {}, overwrite: input.overwrite ?? false } : {}),
+      }),
     );
 
     state.status = 'completed';

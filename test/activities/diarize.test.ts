@@ -31,7 +31,7 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
   const freshDir = (name: string) => path.join(dir, `${name}-${++counter}`);
 
   const diarizeAudioOn = (emu: PyannoteEmulator, pollIntervalMs = 100) =>
-    makeDiarizeAudio({ diarizer: () => createPyannoteDiarizer({ apiKey: KEY, baseUrl: emu.url, model: 'precision-2' }), store, pollIntervalMs });
+    makeDiarizeAudio({ diarizer: () => createPyannoteDiarizer({ apiKey: KEY, baseUrl: emu.url, model: 'precision-2' }), store, pollIntervalMs, voiceSpace: `pyannote:${emu.url}` });
 
   const input = (interimDir: string, hints: DiarizationHints = NO_HINTS): DiarizeAudioInput => ({ pipelineId: 'pl-test', audio, hints, interimDir });
 
@@ -250,7 +250,7 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
 
     it('a rejected key is ProviderAuth, not retried', async () => {
       const m = mockActivityEnv();
-      const diarizeAudio = makeDiarizeAudio({ diarizer: () => createPyannoteDiarizer({ apiKey: 'wrong-key', baseUrl: pyannote.url, model: 'precision-2' }), store, pollIntervalMs: 100 });
+      const diarizeAudio = makeDiarizeAudio({ diarizer: () => createPyannoteDiarizer({ apiKey: 'wrong-key', baseUrl: pyannote.url, model: 'precision-2' }), store, pollIntervalMs: 100, voiceSpace: 'test' });
       await expectFailure(m.run(diarizeAudio, input(freshDir('auth'))), { type: 'ProviderAuth', nonRetryable: true, message: /PYANNOTE_API_KEY/ });
     });
 

@@ -111,4 +111,39 @@ describe('local engine end to end (no key: `speech run` on real speech)', functi
     const jobs = (await readdir(jobsDir)).filter((f) => f.endsWith('.json'));
     assert.equal(jobs.length, 3, `one diarization job per file: ${jobs.join(', ')}`);
   });
+
+  it('names an enrolled voice with --identify (speaker embeddings on the engine) and leaves a voice nobody enrolled unnamed', async () => {
+    // Alice is the en-us voice, enrolled from sentences the conversation does not contain.
+    const clip = await makeVoiceConversation({
+      dir: cli.dir,
+      name: 'alice-clip',
+      turns: [
+        { speaker: 'A', text: 'My name is Alice and this is how my voice sounds on an ordinary day.' },
+        { speaker: 'A', text: 'I read a few sentences so that the system can learn it.' },
+      ],
+      gapSeconds: 0.4,
+    });
+    const noVoices = await speech(['run', rec.path, '--identify'], { env: cli.env });
+    assert.equal(noVoices.code, 1);
+    assert.match(noVoices.stderr, /--identify: no voice is enrolled for this diarizer \(local-engine\)/);
+
+    const added = await speech(['voices', 'add', 'Alice', clip.path], { env: cli.env, timeoutMs: 120_000 });
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.match((await speech(['voices', 'list'], { env: cli.env })).stdout, /Alice\s+alice-clip\.wav/);
+
+    const { merged } = await run(rec.path, {}, ['--identify']);
+    const voteOf = (voice: 'A' | 'B') => {
+      const turn = rec.turns.find((t) => t.speaker === voice)!;
+      return merged.utterances.find((u) => u.start >= turn.start - 0.3 && u.start <= turn.end)!.speaker;
+    };
+    const json = merged as MergedTranscript & { identification: { speaker: string; match: string | null; score: number | null }[]; speaker_names: Record<string, string> };
+    const alice = json.identification.find((m) => m.speaker === voteOf('A'))!;
+    const other = json.identification.find((m) => m.speaker === voteOf('B'))!;
+    console.log(`      identify scores: enrolled voice ${alice.score} (${alice.match}), voice not enrolled ${other.score} (${other.match})`);
+    assert.equal(alice.match, 'Alice');
+    assert.ok(alice.score !== null && alice.score >= 50, `score ${alice.score}`);
+    assert.equal(other.match, null);
+    assert.ok(other.score !== null && other.score < 50, `score ${other.score}`);
+    assert.deepEqual(json.speaker_names, { [alice.speaker]: 'Alice' });
+  });
 });

@@ -12,6 +12,8 @@ import { EXIT, UsageError } from '../errors';
 import { humanBytes, printJson } from '../output';
 import { checkId, explainFsError, requireRecord } from '../records';
 import { reexport } from '../reexport';
+import { RenderFlagsShape, subtitleRequest, type RenderFlags } from '../render-flags';
+import { readExportSettings } from '../../providers/speaker-names';
 import { parseFlags } from './checkpoint-common';
 import { describeTemporalRun, historyTimings, oneLine, reachTemporal, type HistoryTimings } from './temporal-view';
 
@@ -23,6 +25,7 @@ const ExportFlagsSchema = z.object({
     .optional(),
   out: z.string().min(1, 'name a folder').optional(),
   json: z.boolean().default(false),
+  ...RenderFlagsShape,
 });
 
 export async function exportCommand(id: string, file: string | undefined, rawFlags: Record<string, unknown>): Promise<number> {
@@ -35,7 +38,7 @@ export async function exportCommand(id: string, file: string | undefined, rawFla
   if (!file && !flags.formats) {
     throw new UsageError('name a file to write the state record to, or --formats to re-render the transcript', `speech export ${id} backup.json   or   speech export ${id} --formats srt,vtt`);
   }
-  return flags.formats ? exportFormats(id, flags.formats, flags.out, flags.json) : exportRecord(id, file!, flags.json);
+  return flags.formats ? exportFormats(id, flags.formats, flags.out, flags.json, flags) : exportRecord(id, file!, flags.json);
 }
 
 async function exportRecord(id: string, file: string, json: boolean): Promise<number> {
@@ -89,7 +92,7 @@ async function exportRecord(id: string, file: string, json: boolean): Promise<nu
   return EXIT.ok;
 }
 
-async function exportFormats(id: string, formats: ExportFormat[], out: string | undefined, json: boolean): Promise<number> {
+async function exportFormats(id: string, formats: ExportFormat[], out: string | undefined, json: boolean, layout: RenderFlags & { overwrite: boolean }): Promise<number> {
   const config = loadConfig();
   const { record } = await requireRecord(config.dataDir, id);
   const merge = record.checkpoints.find((c) => c.stage === 'merge');
@@ -99,12 +102,16 @@ async function exportFormats(id: string, formats: ExportFormat[], out: string | 
       `Finish the run first: \`speech run ${record.input_file}\` resumes it.`,
     );
   }
+  // The run's own layout and output name, with what this command's flags change on top.
+  const settings = await readExportSettings(path.dirname(merge.output_file));
   const outDir = path.resolve(out ?? record.output_dir ?? dataPaths(config.dataDir, id).outputDir);
   const name = path.basename(record.input_file);
-  const baseName = name.lastIndexOf('.') > 0 ? name.slice(0, name.lastIndexOf('.')) : name;
+  const baseName = settings?.base_name ?? (name.lastIndexOf('.') > 0 ? name.slice(0, name.lastIndexOf('.')) : name);
+  const render = { subtitles: { ...(settings?.render.subtitles ?? {}), ...subtitleRequest(layout) } };
+  const recorded = record.checkpoints.find((c) => c.stage === 'export')?.outputs ?? [];
   let refs;
   try {
-    refs = await reexport({ merged: { path: merge.output_file, sha256: merge.sha256, bytes: merge.bytes }, formats, outDir, baseName });
+    refs = await reexport({ merged: { path: merge.output_file, sha256: merge.sha256, bytes: merge.bytes }, formats, outDir, baseName, render, overwrite: layout.overwrite, alsoOwned: recorded });
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot write to ${outDir}: ${explainFsError(err, outDir).detail}`);

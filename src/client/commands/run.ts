@@ -10,7 +10,14 @@ import { loadConfig, type Config } from '../../config';
 import { Failure } from '../../domain/failures';
 import type { PipelineOptions } from '../../domain/options';
 import type { ProgressSnapshot } from '../../domain/pipeline';
-import { EXPORT_FORMATS, type ExportFormat } from '../../domain/stages';
+import { DEFAULT_EXPORT_FORMATS, EXPORT_FORMATS, type ExportFormat } from '../../domain/stages';
+import { createHash } from 'node:crypto';
+import { voicesDir, voiceSpace } from '../../config';
+import { checkOutput, readOutputLedger } from '../../providers/output-files';
+import { listVoices } from '../../providers/voices';
+import { FORMAT_EXTENSIONS } from '../../domain/formats';
+import { planOutputNames } from '../output-names';
+import { RenderFlagsShape, subtitleRequest } from '../render-flags';
 import { formatClock } from '../../domain/timecode';
 import { createFfmpegProcessor } from '../../providers/ffmpeg';
 import { ProviderError } from '../../providers/errors';
@@ -36,7 +43,7 @@ export const RunFlagsSchema = z
     out: z.string().min(1).optional(),
     formats: z
       .string()
-      .default(EXPORT_FORMATS.join(','))
+      .default(DEFAULT_EXPORT_FORMATS.join(','))
       .transform((s) => [...new Set(s.split(',').map((f) => f.trim().toLowerCase()).filter(Boolean))])
       .pipe(z.array(z.enum(EXPORT_FORMATS, { error: (i) => `unknown format "${String(i.input)}"; choose from ${EXPORT_FORMATS.join(', ')}` })).min(1, 'name at least one format')),
     language: z
@@ -53,6 +60,9 @@ export const RunFlagsSchema = z
     worker: z.boolean().optional(),
     parallel: positiveInt('--parallel').default(4),
     json: z.boolean().default(false),
+    ...RenderFlagsShape,
+    identify: z.boolean().default(false),
+    identifyThreshold: z.coerce.number({ error: '--identify-threshold must be a number' }).min(0, '--identify-threshold must be at least 0').max(100, '--identify-threshold must be at most 100').optional(),
   });
 export type RunFlags = z.infer<typeof RunFlagsSchema>;
 
@@ -71,6 +81,9 @@ export function parseRunFlags(raw: Record<string, unknown>): RunFlags {
   const max = Number(raw.maxSpeakers);
   if (has('minSpeakers') && has('maxSpeakers') && Number.isFinite(min) && Number.isFinite(max) && min > max) {
     issues.push({ code: 'custom', path: ['minSpeakers'], message: `${min} is more than --max-speakers ${max}`, input: raw.minSpeakers });
+  }
+  if (has('identifyThreshold') && raw.identify !== true) {
+    issues.push({ code: 'custom', path: ['identifyThreshold'], message: 'goes with --identify', input: raw.identifyThreshold });
   }
   if (issues.length > 0 || !parsed.success) throw new z.ZodError(issues);
   return parsed.data;
@@ -133,14 +146,47 @@ export function transcribeModelFor(flags: Pick<RunFlags, 'model'>, config: Confi
   return flags.model ?? config.openai.model;
 }
 
-export function optionsFrom(flags: RunFlags, config: Config): PipelineOptions {
+export function optionsFrom(flags: RunFlags, config: Config, identifyVoices: string | null = null): PipelineOptions {
   return {
     language: flags.language ?? null,
     numSpeakers: flags.speakers ?? null,
     minSpeakers: flags.minSpeakers ?? null,
     maxSpeakers: flags.maxSpeakers ?? null,
     transcribeModel: transcribeModelFor(flags, config),
+    ...(identifyVoices !== null ? { identify: { voices: identifyVoices, threshold: identifyThreshold(flags, config) } } : {}),
   };
+}
+
+/**
+ * Match score a voice needs. pyannote.ai's own default (0) matches every enrolled voice to some
+ * speaker; on the local engine 50 is measured to sit between same-voice (91–98) and
+ * other-voice (0–15) scores (engine/README.md), so it is the default there.
+ */
+export const LOCAL_IDENTIFY_THRESHOLD = 50;
+
+function identifyThreshold(flags: RunFlags, config: Config): number | null {
+  return flags.identifyThreshold ?? (config.providers.diarization === 'local' ? LOCAL_IDENTIFY_THRESHOLD : null);
+}
+
+/**
+ * With --identify: a digest of the enrolled voices this run's diarizer can use, checked before
+ * anything starts (no voices is the user's to fix, not a run to pay for).
+ */
+async function identifyVoices(config: Config): Promise<string> {
+  const dir = voicesDir(config.dataDir);
+  const space = voiceSpace(config);
+  const { voices } = await listVoices(dir);
+  const usable = voices.filter((v) => v.space === space);
+  if (usable.length === 0) {
+    const other = voices.length - usable.length;
+    throw new UsageError(
+      `--identify: no voice is enrolled for this diarizer (${space})${other > 0 ? `; the ${other} enrolled voice(s) were made by another provider` : ''}`,
+      'Enrol each known voice first: speech voices add "Alice" alice-clip.wav   (a clip of 2–30 s with only that voice)',
+    );
+  }
+  const digest = createHash('sha256');
+  for (const v of usable) digest.update(`${v.name}\0${v.voiceprint}\0`);
+  return digest.digest('hex').slice(0, 16);
 }
 
 export async function runCommand(inputs: string[], rawFlags: Record<string, unknown>): Promise<number> {
@@ -149,6 +195,8 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   transcribeModelFor(flags, loadConfig());
   if (inputs.length === 0) throw new UsageError('name at least one audio or video file (or a folder of them)', 'speech run meeting.m4a');
   const files = await expandInputs(inputs);
+  const names = planOutputNames(files, flags.out !== undefined);
+  const identifyDigest = flags.identify ? await identifyVoices(loadConfig()) : null;
   const say = (line: string) => {
     if (!flags.json) process.stdout.write(`${line}\n`);
   };
@@ -173,7 +221,7 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     const queue = files.map((file, i) => ({ file, i }));
     const lane = async () => {
       for (let item = queue.shift(); item; item = queue.shift()) {
-        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say, warn, detailed: single });
+        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say, warn, detailed: single, baseName: names[item.i]!.baseName, identifyDigest });
       }
     };
     await Promise.all(Array.from({ length: Math.min(flags.parallel, files.length) }, lane));
@@ -200,6 +248,11 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
           ]),
         ),
       );
+      const renamed = names.filter((n) => n.renamed);
+      if (renamed.length > 0) {
+        say(`Outputs named apart, as these files would have written the same names in ${path.resolve(flags.out ?? '.')}:`);
+        for (const n of renamed) say(`  ${path.basename(n.file)} → ${n.baseName}.*`);
+      }
       say(`${outcomes.length - failed.length} of ${outcomes.length} files ${flags.wait ? 'done' : 'started'}; ${failed.length} failed.`);
     }
     if (failed.length === 0) return EXIT.ok;
@@ -224,7 +277,7 @@ function printSingle(o: RunOutcome, say: (l: string) => void): void {
     say(`Follow it with: speech watch ${o.pipeline_id}`);
   } else {
     say(`${o.pipeline_id ?? path.basename(o.file)}: ${o.status}: ${o.error?.message ?? ''}`);
-    if (o.status === 'failed' && o.error?.type !== Failure.InvalidMedia) say('Finished stages are kept: run the same command again to resume.');
+    if (o.status === 'failed' && o.error?.type !== Failure.InvalidMedia && o.error?.type !== Failure.OutputExists) say('Finished stages are kept: run the same command again to resume.');
   }
   if (o.web_ui) say(`Web UI: ${o.web_ui}`);
 }
@@ -233,7 +286,7 @@ async function runOne(
   ctx: CliContext,
   file: string,
   flags: RunFlags,
-  env: { searchAttributes: boolean; say: (l: string) => void; warn: (l: string) => void; detailed: boolean },
+  env: { searchAttributes: boolean; say: (l: string) => void; warn: (l: string) => void; detailed: boolean; baseName: string; identifyDigest: string | null },
 ): Promise<RunOutcome> {
   const started = Date.now();
   const { config, client } = ctx;
@@ -256,15 +309,37 @@ async function runOne(
     throw err;
   }
 
-  const options = optionsFrom(flags, config);
-  const { input, ident, baseName } = await preparePipelineInput(config, file, {
+  const options = optionsFrom(flags, config, env.identifyDigest);
+  const render = { subtitles: subtitleRequest(flags) };
+  const { input, ident } = await preparePipelineInput(config, file, {
     options,
     formats: flags.formats as ExportFormat[],
     outDir: flags.out,
     searchAttributes: env.searchAttributes,
+    outputBaseName: env.baseName,
+    render,
+    overwrite: flags.overwrite,
+    identify: env.identifyDigest !== null ? { voicesDir: voicesDir(config.dataDir), threshold: identifyThreshold(flags, config) } : null,
   });
+  const baseName = env.baseName;
   const id = ident.pipelineId;
   const outDir = input.outputDir;
+
+  // Refuse, before anything is paid for, to write over files this pipeline did not write.
+  const owned = await readOutputLedger(input.interimDir);
+  for (const format of flags.formats as ExportFormat[]) {
+    const target = path.join(outDir, `${baseName}.${FORMAT_EXTENSIONS[format]}`);
+    const check = await checkOutput(target, { owned, overwrite: flags.overwrite });
+    if (!check.ok) {
+      return {
+        ...base,
+        pipeline_id: id,
+        workflow_id: id,
+        duration_ms: Date.now() - started,
+        error: { type: Failure.OutputExists, message: `${check.reason}; nothing was started. Add --overwrite to replace it, or --out DIR to write elsewhere.` },
+      };
+    }
+  }
   const out: RunOutcome = { ...base, pipeline_id: id, workflow_id: id, audio_seconds: probeSeconds, status: 'running' };
 
   let handle: WorkflowHandle<typeof speechPipeline> | null = null;
@@ -272,7 +347,8 @@ async function runOne(
   const existing = await describe(ctx, id);
   let completed: SpeechPipelineResult | null = null;
   if (existing?.status === 'COMPLETED' && !flags.forceRestart) completed = await client.workflow.getHandle<typeof speechPipeline>(id, existing.runId).result();
-  let plan = planRun(existing, completed ? await storedResult(completed) : null, { forceRestart: flags.forceRestart, formats: flags.formats, outDir });
+  const restyle = Object.keys(render.subtitles).length > 0 || (completed?.outputs[0] !== undefined && !path.basename(completed.outputs[0].path).startsWith(`${baseName}.`));
+  let plan = planRun(existing, completed ? await storedResult(completed) : null, { forceRestart: flags.forceRestart, formats: flags.formats, outDir, restyle });
   const finished = (runIdDone: string, outputs: string[]): RunOutcome => ({
     ...out,
     mode: 'completed',
@@ -286,7 +362,7 @@ async function runOne(
   if (plan.kind === 'stored') return finished(plan.runId, completed!.outputs.map((o) => o.path));
   if (plan.kind === 're-render') {
     try {
-      const rendered = await reexport({ merged: completed!.artifacts.merge!, formats: flags.formats as ExportFormat[], outDir, baseName });
+      const rendered = await reexport({ merged: completed!.artifacts.merge!, formats: flags.formats as ExportFormat[], outDir, baseName, render, overwrite: flags.overwrite });
       return finished(plan.runId, rendered.map((r) => r.path));
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;

@@ -1,6 +1,7 @@
 // JSON export: the full merged transcript, versioned so readers can tell shapes
-// apart if it ever changes. Every utterance and word keeps its speaker, so the
-// file reads back as a MergedTranscript.
+// apart if it ever changes. Every utterance and word keeps its speaker label, so the
+// file reads back as a MergedTranscript; names and voice matches sit beside the labels.
+// The published shape is schema/transcript.schema.json.
 
 import { toMilliseconds } from '../timecode';
 import type { MergedTranscript } from '../types';
@@ -19,6 +20,8 @@ export function renderJson(m: MergedTranscript): string {
     duration: ms(m.duration),
     language: m.language,
     speakers: m.speakers,
+    ...(m.speakerNames && Object.keys(m.speakerNames).length > 0 ? { speaker_names: m.speakerNames } : {}),
+    ...(m.identification ? { identification: m.identification.map((i) => ({ speaker: i.speaker, match: i.match, score: i.score })) } : {}),
     utterances: m.utterances.map((u) => ({
       speaker: u.speaker,
       start: ms(u.start),

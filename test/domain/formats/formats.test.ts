@@ -12,8 +12,9 @@ import {
   renderTxt,
   renderVtt,
   rttmFileId,
-  splitUtterance,
+  type TextFormat,
 } from '../../../src/domain/formats';
+import { splitUtterance } from '../../../src/domain/formats/cues';
 import type { MergedTranscript, Utterance } from '../../../src/domain/types';
 import { fixtureTranscript } from './fixture';
 
@@ -32,7 +33,7 @@ function single(speaker: string, text: string, start: number, end: number): Merg
 
 describe('export formats', () => {
   describe('match the hand-written fixtures', () => {
-    for (const format of EXPORT_FORMATS) {
+    for (const format of EXPORT_FORMATS.filter((f): f is TextFormat => f !== 'docx')) {
       it(format, () => {
         assert.equal(renderFormat(format, fixtureTranscript), expected(FORMAT_EXTENSIONS[format]));
       });
@@ -40,7 +41,7 @@ describe('export formats', () => {
   });
 
   it('maps every format to its extension', () => {
-    assert.deepEqual(FORMAT_EXTENSIONS, { json: 'json', srt: 'srt', vtt: 'vtt', txt: 'txt', md: 'md', rttm: 'rttm' });
+    assert.deepEqual(FORMAT_EXTENSIONS, { json: 'json', srt: 'srt', vtt: 'vtt', txt: 'txt', md: 'md', rttm: 'rttm', docx: 'docx' });
   });
 
   it('dispatches each format to its renderer', () => {
@@ -76,12 +77,23 @@ describe('export formats', () => {
       assert.equal(srt, `1\n00:00:00,000 --> 00:00:09,000\nA: ${'x'.repeat(100)}\n`);
     });
 
-    it('split an utterance only at word boundaries and keep every word', () => {
+    it('split an utterance only at word boundaries, at punctuation, and keep every word', () => {
       const u = fixtureTranscript.utterances[2]!;
       const cues = splitUtterance(u);
-      assert.equal(cues.length, 3);
-      assert.equal(cues.map((c) => c.text).join(' '), u.text);
-      for (const c of cues) assert.ok(c.end - c.start <= 7 && c.text.length <= 84);
+      assert.deepEqual(
+        cues.map((c) => c.lines),
+        [['So the plan for next quarter is simple:'], ['we ship the new pipeline,'], ['measure it carefully, and then decide.']],
+      );
+      assert.equal(cues.flatMap((c) => c.lineWords.flat().map((w) => w.text)).join(' '), u.text);
+      for (const c of cues) assert.ok(c.end - c.start <= 7 && c.lines.length <= 2 && c.lines.every((l) => l.length <= 42));
+    });
+
+    it('show the SRT speaker name only on the first cue after a change', () => {
+      const names = renderSrt(fixtureTranscript)
+        .split('\n')
+        .filter((line) => /^SPEAKER_\d\d: /.test(line))
+        .map((line) => line.slice(0, 10));
+      assert.deepEqual(names, ['SPEAKER_00', 'SPEAKER_01', 'SPEAKER_00', 'SPEAKER_01', 'SPEAKER_00']);
     });
 
     it('keep cue text on one line', () => {

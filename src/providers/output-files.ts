@@ -1,0 +1,103 @@
+// Output files (transcripts, subtitles) in folders people own: never silently replaced.
+// A pipeline keeps the list of outputs it wrote (path + sha256) in `outputs.json` in its
+// interim folder. An existing file may be replaced only when it holds exactly the bytes about
+// to be written, or is one this pipeline wrote and nobody changed since, or the user said
+// --overwrite. Anything else (another run's transcript, a file the user edited) is refused.
+import { createHash } from 'node:crypto';
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Failure } from '../domain/failures';
+import type { ArtifactRef } from '../domain/types';
+import type { ArtifactStore } from './artifact-store';
+import { sha256File } from './artifact-store';
+import { ProviderError } from './errors';
+
+export const OUTPUT_LEDGER = 'outputs.json';
+
+interface Ledger {
+  outputs: { path: string; sha256: string; written_at: string }[];
+}
+
+/** The outputs a pipeline wrote, by absolute path → sha256 of what it wrote last. */
+export async function readOutputLedger(interimDir: string): Promise<Map<string, string>> {
+  try {
+    const ledger = JSON.parse(await readFile(path.join(interimDir, OUTPUT_LEDGER), 'utf8')) as Partial<Ledger>;
+    return new Map((ledger.outputs ?? []).filter((o) => typeof o.path === 'string' && typeof o.sha256 === 'string').map((o) => [o.path, o.sha256]));
+  } catch {
+    return new Map();
+  }
+}
+
+export async function recordOutputs(store: ArtifactStore, interimDir: string, refs: ArtifactRef[]): Promise<void> {
+  const owned = await readOutputLedger(interimDir);
+  for (const r of refs) owned.set(r.path, r.sha256);
+  const now = new Date().toISOString();
+  await store.writeJson(path.join(interimDir, OUTPUT_LEDGER), { outputs: [...owned].map(([p, sha256]) => ({ path: p, sha256, written_at: now })) } satisfies Ledger);
+}
+
+export type OutputCheck = { ok: true; existing: 'none' | 'identical' | 'ours' | 'overwrite' } | { ok: false; reason: string };
+
+async function currentSha(file: string): Promise<string | null> {
+  try {
+    return (await sha256File(file)).sha256;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Whether `file` may be written by the pipeline that owns `owned`; `sha256` is what would be written, when known. */
+export async function checkOutput(file: string, opts: { owned: Map<string, string>; overwrite: boolean; sha256?: string }): Promise<OutputCheck> {
+  const existing = await currentSha(file);
+  if (existing === null) return { ok: true, existing: 'none' };
+  if (opts.sha256 !== undefined && existing === opts.sha256) return { ok: true, existing: 'identical' };
+  if (opts.owned.get(file) === existing) return { ok: true, existing: 'ours' };
+  if (opts.overwrite) return { ok: true, existing: 'overwrite' };
+  const wrote = opts.owned.has(file);
+  return { ok: false, reason: wrote ? `${file} was changed after this run wrote it` : `${file} already exists and was not written by this run` };
+}
+
+export function outputExists(reason: string): ProviderError {
+  return new ProviderError(Failure.OutputExists, `${reason}; it is left as it is. Run again with --overwrite to replace it, or --out DIR to write elsewhere.`);
+}
+
+/**
+ * Writes one output atomically, without replacing a file it may not replace. A new file is
+ * linked into place (which fails if another writer got there first), an allowed replacement
+ * is renamed over the old one.
+ */
+export async function writeOutput(store: ArtifactStore, file: string, data: string | Buffer, opts: { owned: Map<string, string>; overwrite: boolean }): Promise<ArtifactRef> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const ref: ArtifactRef = { path: file, sha256, bytes: bytes.length };
+  const check = await checkOutput(file, { ...opts, sha256 });
+  if (!check.ok) throw outputExists(check.reason);
+  if (check.existing === 'identical') return ref;
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = store.tempPathFor(file);
+  try {
+    await writeFile(tmp, bytes);
+    if (check.existing === 'none') {
+      try {
+        await link(tmp, file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // File systems without hard links (some network and FAT mounts): a plain rename.
+        if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+          await rename(tmp, file);
+          return ref;
+        }
+        if (code !== 'EEXIST') throw err;
+        // Someone wrote it between the check and now: judge that file instead.
+        const again = await checkOutput(file, { ...opts, sha256 });
+        if (!again.ok) throw outputExists(again.reason);
+        if (again.existing !== 'identical') await rename(tmp, file);
+      }
+    } else {
+      await rename(tmp, file);
+    }
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  return ref;
+}
