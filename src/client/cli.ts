@@ -51,7 +51,7 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--no-worker', 'do not run a worker in this process')
     .option('--parallel <n>', 'files processed at once', '4')
     .option('--identify', 'name speakers after the voices enrolled with `speech voices add`')
-    .option('--identify-threshold <score>', 'with --identify: match score (0-100) a voice needs (default: the provider\'s)')
+    .option('--identify-threshold <score>', 'with --identify: match score (0-100) a voice needs (default 50 on the local engine, pyannote.ai\'s own otherwise)')
     .option('--json', 'print one JSON document')
     .option('--list-checkpoints', 'the original tool\'s flag: same as `speech list` (with FILEs: only their runs)')
     .option('--cleanup-checkpoints', 'the original tool\'s flag: same as `speech cleanup` with its defaults')

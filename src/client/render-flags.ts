@@ -45,7 +45,7 @@ export function addRenderOptions(cmd: Command): Command {
     .addOption(new Option('--max-line-chars <n>', 'subtitles: characters per line, at most (default 42)'))
     .addOption(new Option('--max-lines <n>', 'subtitles: lines per cue, at most (default 2)'))
     .addOption(new Option('--max-cue-seconds <s>', 'subtitles: seconds a cue stays on screen, at most (default 7)'))
-    .addOption(new Option('--speaker-labels <style>', 'subtitles: none, prefix (NAME: at each change of speaker) or voice (WebVTT <v NAME>; SRT as prefix) (default voice)').choices([...SPEAKER_LABEL_STYLES]))
+    .addOption(new Option('--speaker-labels <style>', 'subtitles: how the speaker shows: prefix is NAME: at each change, voice is WebVTT <v NAME> (SRT: as prefix) (default voice)').choices([...SPEAKER_LABEL_STYLES]))
     .addOption(new Option('--highlight-words', 'WebVTT: word-by-word timing inside each cue (karaoke style)'))
     .addOption(new Option('--overwrite', 'replace existing output files that this run did not write'));
 }

@@ -183,9 +183,9 @@ describe('checkpoint tools (real runs, embedded Temporal server)', function () {
     const both = await cli(['export', idA, 'x.json', '--formats', 'srt']);
     assert.equal(both.code, 1);
     assert.match(both.stderr, /give either FILE\.json .* or --formats .*, not both/);
-    const fmt = await cli(['export', idA, '--formats', 'srt,docx']);
+    const fmt = await cli(['export', idA, '--formats', 'srt,pdf']);
     assert.equal(fmt.code, 1);
-    assert.match(fmt.stderr, /--formats: unknown format "docx"/);
+    assert.match(fmt.stderr, /--formats: unknown format "pdf"/);
   });
 
   it('works from the records alone while the server is down, and says so', async function () {

@@ -88,6 +88,21 @@ describe('outputs people can ship (CLI)', function () {
     assert.equal(await readFile(foreign, 'utf8'), `${a}my correction\n`);
   });
 
+  it('re-renders the outputs of a run of an earlier release (no ledger, only its state record) without calling them foreign', async () => {
+    const rec = await makeTwoSpeakerRecording({ dir, name: 'older', turns: [{ speaker: 'A', text: 'A run finished by the previous release.' }, { speaker: 'B', text: 'Its outputs are in the state record only.' }] });
+    const first = await speech(['run', rec.path, '--formats', 'srt', '--json'], { env, cwd: dir });
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const run1 = (JSON.parse(first.stdout) as RunJson).runs[0]!;
+    const { rm } = await import('node:fs/promises');
+    await rm(path.join(dir, 'data', 'interim', run1.pipeline_id!, 'outputs.json'));
+    const before = await readFile(run1.outputs[0]!, 'utf8');
+    const again = await speech(['run', rec.path, '--formats', 'srt', '--max-lines', '1', '--max-line-chars', '20'], { env, cwd: dir });
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const after = await readFile(run1.outputs[0]!, 'utf8');
+    assert.notEqual(after, before, 'rendered again in the new layout');
+    assert.ok(after.split('\n').every((l) => l.length <= 20 || l.includes('-->')), after);
+  });
+
   it('names speakers: speakers lists them, rename re-renders every export without a provider, later exports keep the names', async () => {
     const rec = await makeTwoSpeakerRecording({
       dir,
@@ -173,5 +188,44 @@ describe('outputs people can ship (CLI)', function () {
     const back = await speech(['rename', id, 'SPEAKER_01='], { env, cwd: dir });
     assert.equal(back.code, 0, back.stdout + back.stderr);
     assert.match(await readFile(byExt('txt'), 'utf8'), /\] SPEAKER_01: /);
+  });
+
+  it('enrols a voice with pyannote.ai\'s voiceprint job and names it with an identify job (--identify), voiceprints never in the history', async () => {
+    const clip = await makeTwoSpeakerRecording({ dir, name: 'voice-a', turns: [{ speaker: 'A', text: 'This is my voice, read slowly for the enrolment of a known speaker.' }] });
+    const long = path.join(dir, 'too-long.wav');
+    await run('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '8', '-i', clip.path, long]);
+    const tooLong = await speech(['voices', 'add', 'Ann', long], { env, cwd: dir });
+    assert.equal(tooLong.code, 1);
+    assert.match(tooLong.stderr, /a voice clip must be 2–30 s of that voice alone/);
+
+    const before = emus.pyannote.requests.length;
+    const added = await speech(['voices', 'add', 'Ann', clip.path], { env, cwd: dir });
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    assert.ok(emus.pyannote.requests.slice(before).some((r) => r.method === 'POST' && r.path === '/v1/voiceprint'));
+    const again = await speech(['voices', 'add', 'Ann', clip.path], { env, cwd: dir });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /a voice named "Ann" is enrolled already/);
+
+    const rec = await makeTwoSpeakerRecording({ dir, name: 'identify', turns: [{ speaker: 'A', text: 'Good morning, I am the person you enrolled.' }, { speaker: 'B', text: 'And I am somebody nobody has enrolled yet.' }] });
+    const r = await speech(['run', rec.path, '--identify', '--speakers', '2', '--formats', 'json,txt', '--json'], { env, cwd: dir });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(emus.pyannote.requests.some((q) => q.method === 'POST' && q.path === '/v1/identify'));
+    const out = (JSON.parse(r.stdout) as RunJson).runs[0]!;
+    const json = JSON.parse(await readFile(out.outputs.find((o) => o.endsWith('.json'))!, 'utf8')) as { identification: { speaker: string; match: string | null; score: number | null }[]; utterances: { speaker: string }[] };
+    const first = json.utterances[0]!.speaker;
+    assert.equal(json.identification.find((m) => m.speaker === first)!.match, 'Ann', JSON.stringify(json.identification));
+    assert.equal(json.identification.filter((m) => m.match !== null).length, 1, JSON.stringify(json.identification));
+    assert.match(await readFile(out.outputs.find((o) => o.endsWith('.txt'))!, 'utf8'), /^\[00:00:0\d\] Ann: /);
+
+    // The history carries the voices' folder, never a voiceprint.
+    const voice = JSON.parse(await readFile((await readdir(path.join(dir, 'data', 'voices'))).map((f) => path.join(dir, 'data', 'voices', f))[0]!, 'utf8')) as { voiceprint: string };
+    const history = await speech(['export', out.pipeline_id!, path.join(dir, 'record.json')], { env, cwd: dir });
+    assert.equal(history.code, 0, history.stderr);
+    const { stdout: shown } = await run('temporal', ['workflow', 'show', '--workflow-id', out.pipeline_id!, '--address', env.TEMPORAL_ADDRESS!, '--output', 'json'], { maxBuffer: 64 << 20 });
+    // Payloads are base64 in the JSON history: decode every one to search what they carry.
+    const events = [...shown.matchAll(/"data":\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8')).join('\n');
+    assert.ok(events.includes(path.join(dir, 'data', 'voices')), 'the history names the voices folder');
+    assert.ok(!events.includes(voice.voiceprint.slice(0, 40)), 'no voiceprint in the history');
+    assert.ok(!(await readFile(path.join(dir, 'record.json'), 'utf8')).includes(voice.voiceprint.slice(0, 40)));
   });
 });

@@ -484,8 +484,8 @@ export function speechRegions(a: AudioAnalysis, opts: RegionOptions = {}): Regio
     });
 }
 
-/** Median of the voiced pitch estimates between start and end, or null. Binary search keeps it O(log n + k). */
-export function pitchOf(a: AudioAnalysis, span: { start: number; end: number }): number | null {
+/** The voiced pitch estimates (Hz) between start and end, in time order. Binary search keeps it O(log n + k). */
+export function pitchesIn(a: AudioAnalysis, span: { start: number; end: number }): number[] {
   const t = a.pitchTime;
   let lo = 0;
   let hi = t.length;
@@ -496,6 +496,12 @@ export function pitchOf(a: AudioAnalysis, span: { start: number; end: number }):
   }
   const values: number[] = [];
   for (let i = lo; i < t.length && t[i]! <= span.end; i++) values.push(a.pitchHz[i]!);
+  return values;
+}
+
+/** Median of the voiced pitch estimates between start and end, or null. */
+export function pitchOf(a: AudioAnalysis, span: { start: number; end: number }): number | null {
+  const values = pitchesIn(a, span);
   if (values.length === 0) return null;
   values.sort((x, y) => x - y);
   return values[values.length >> 1]!;

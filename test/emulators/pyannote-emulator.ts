@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { type AudioAnalysis, DecodeError, type SpeakerRegion, analyzeAudio, clusterSpeakers, speechRegions } from './audio-analysis';
+import { type AudioAnalysis, DecodeError, type SpeakerRegion, analyzeAudio, clusterSpeakers, pitchesIn, speechRegions } from './audio-analysis';
 import { type FaultAction, FaultPlan, type LatencyModel, latencyMs } from './faults';
 import { type LogEntryBase, RequestLog, RequestWindow, applyConnectionFault, bearerToken, isConnectionFault, closeServer, handleAdmin, listen, readBody, sendJson, trackRequest } from './emulator-http';
 
@@ -286,6 +286,11 @@ function validateDiarize(raw: unknown, media: Map<string, StoredMedia>): Diarize
   const hook = checkWebhook(b, errors);
   if (b.transcription === true && model !== 'precision-2') errors.push({ field: 'transcription', message: 'transcription is only available with the precision-2 model' });
   fail400(errors);
+  return { ...diarizeOptions(b, model, hook, counts), transcription: b.transcription === true };
+}
+
+/** The options diarize and identify requests share, once validated. */
+function diarizeOptions<M extends string>(b: Record<string, unknown>, model: M, hook: ReturnType<typeof checkWebhook>, counts: ReturnType<typeof checkCounts>) {
   return {
     url: b.url as string,
     model,
@@ -294,7 +299,6 @@ function validateDiarize(raw: unknown, media: Map<string, StoredMedia>): Diarize
     exclusive: b.exclusive === true,
     turnLevelConfidence: b.turnLevelConfidence === true,
     confidence: b.confidence === true,
-    transcription: b.transcription === true,
   };
 }
 
@@ -355,17 +359,7 @@ function validateIdentify(raw: unknown, media: Map<string, StoredMedia>): Identi
     }
   }
   fail400(errors);
-  return {
-    url: b.url as string,
-    model,
-    ...hook,
-    ...counts,
-    exclusive: b.exclusive === true,
-    turnLevelConfidence: b.turnLevelConfidence === true,
-    confidence: b.confidence === true,
-    voiceprints,
-    matching,
-  };
+  return { ...diarizeOptions(b, model, hook, counts), voiceprints, matching };
 }
 
 /** Longest clip a voiceprint is made from (pyannote.ai docs, FAQ), and its file size limit. */
@@ -408,19 +402,7 @@ function decodeVoiceprint(text: string): VoiceSignature | null {
 
 /** Signature of the voiced pitch estimates inside `spans`, or null when too few are voiced. */
 function voiceSignature(a: AudioAnalysis, spans: readonly { start: number; end: number }[]): VoiceSignature | null {
-  const t = a.pitchTime;
-  const values: number[] = [];
-  for (const span of spans) {
-    // Estimates are ordered by time: binary search for the span's first one.
-    let lo = 0;
-    let hi = t.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (t[mid]! < span.start) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo; i < t.length && t[i]! <= span.end; i++) values.push(Math.log2(a.pitchHz[i]!));
-  }
+  const values = spans.flatMap((span) => pitchesIn(a, span).map((hz) => Math.log2(hz)));
   if (values.length < 3) return null;
   values.sort((x, y) => x - y);
   const at = (q: number) => values[Math.round(q * (values.length - 1))]!;

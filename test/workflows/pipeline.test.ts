@@ -73,7 +73,7 @@ describe('speechPipeline workflow (real Temporal dev server)', function () {
 
     // Every format was written, named after the recording.
     const files = result.outputs.map((o) => path.basename(o.path)).sort();
-    assert.deepEqual(files, ['meeting.json', 'meeting.md', 'meeting.rttm', 'meeting.srt', 'meeting.txt', 'meeting.vtt']);
+    assert.deepEqual(files, ['meeting.docx', 'meeting.json', 'meeting.md', 'meeting.rttm', 'meeting.srt', 'meeting.txt', 'meeting.vtt']);
     for (const o of result.outputs) assert.equal((await sha256File(o.path)).sha256, o.sha256);
 
     const merged = await readMergedJson(result.outputs.find((o) => o.path.endsWith('.json'))!.path);

@@ -13,10 +13,11 @@ import type { ProgressSnapshot } from '../../domain/pipeline';
 import { DEFAULT_EXPORT_FORMATS, EXPORT_FORMATS, type ExportFormat } from '../../domain/stages';
 import { createHash } from 'node:crypto';
 import { voicesDir, voiceSpace } from '../../config';
-import { checkOutput, readOutputLedger } from '../../providers/output-files';
+import { checkOutput, readOutputLedger, recordOutputs } from '../../providers/output-files';
 import { listVoices } from '../../providers/voices';
 import { FORMAT_EXTENSIONS } from '../../domain/formats';
 import { planOutputNames } from '../output-names';
+import { loadRecordFile } from '../records';
 import { RenderFlagsShape, subtitleRequest } from '../render-flags';
 import { formatClock } from '../../domain/timecode';
 import { createFfmpegProcessor } from '../../providers/ffmpeg';
@@ -325,8 +326,12 @@ async function runOne(
   const id = ident.pipelineId;
   const outDir = input.outputDir;
 
-  // Refuse, before anything is paid for, to write over files this pipeline did not write.
+  // Refuse, before anything is paid for, to write over files this pipeline did not write (its
+  // ledger, or for runs of earlier releases, the outputs its state record vouches for).
   const owned = await readOutputLedger(input.interimDir);
+  const recorded = await loadRecordFile(input.stateRecordPath).catch(() => null);
+  const unledgered = (recorded?.checkpoints.find((c) => c.stage === 'export')?.outputs ?? []).filter((o) => !owned.has(o.path));
+  for (const o of unledgered) owned.set(o.path, o.sha256);
   for (const format of flags.formats as ExportFormat[]) {
     const target = path.join(outDir, `${baseName}.${FORMAT_EXTENSIONS[format]}`);
     const check = await checkOutput(target, { owned, overwrite: flags.overwrite });
@@ -340,6 +345,9 @@ async function runOne(
       };
     }
   }
+  // Outputs of a run of an earlier release are in its record only: the ledger the export
+  // activity reads learns them, so a resumed run may render them again.
+  if (unledgered.length > 0) await recordOutputs(createFsArtifactStore(), input.interimDir, unledgered);
   const out: RunOutcome = { ...base, pipeline_id: id, workflow_id: id, audio_seconds: probeSeconds, status: 'running' };
 
   let handle: WorkflowHandle<typeof speechPipeline> | null = null;
@@ -362,7 +370,7 @@ async function runOne(
   if (plan.kind === 'stored') return finished(plan.runId, completed!.outputs.map((o) => o.path));
   if (plan.kind === 're-render') {
     try {
-      const rendered = await reexport({ merged: completed!.artifacts.merge!, formats: flags.formats as ExportFormat[], outDir, baseName, render, overwrite: flags.overwrite });
+      const rendered = await reexport({ merged: completed!.artifacts.merge!, formats: flags.formats as ExportFormat[], outDir, baseName, render, overwrite: flags.overwrite, alsoOwned: completed!.outputs });
       return finished(plan.runId, rendered.map((r) => r.path));
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
