@@ -91,8 +91,12 @@ export async function speakersCommand(id: string, raw: Record<string, unknown>):
     console.log('Identified against enrolled voices (score 0–100):');
     for (const s of matched) console.log(`  ${s.label}: ${s.match!.match ? `${s.match!.match} (${s.match!.score ?? '?'})` : `no enrolled voice matched${s.match!.score !== null ? ` (best ${s.match!.score})` : ''}`}`);
   }
-  console.log('');
-  console.log(`Name them: speech rename ${id} ${summary.map((s, i) => `${s.label}=${['Alice', 'Bob', 'Carol', 'Dave'][i % 4]}`).slice(0, 2).join(' ')}`);
+  const unnamed = summary.filter((s) => s.name === null);
+  if (unnamed.length > 0) {
+    console.log('');
+    const examples = ['Alice', 'Bob', 'Carol', 'Dave'].filter((n) => !summary.some((s) => s.name === n));
+    console.log(`Name them: speech rename ${id} ${unnamed.slice(0, 2).map((s, i) => `${s.label}=${examples[i] ?? 'NAME'}`).join(' ')}`);
+  }
   return EXIT.ok;
 }
 

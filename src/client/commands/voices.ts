@@ -8,7 +8,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { loadConfig, voicesDir, voiceSpace } from '../../config';
 import { checkSpeakerName } from '../../domain/speakers';
-import { formatClock } from '../../domain/timecode';
 import { createFsArtifactStore, sha256File } from '../../providers/artifact-store';
 import { ProviderError } from '../../providers/errors';
 import { createFfmpegProcessor } from '../../providers/ffmpeg';
@@ -109,7 +108,7 @@ async function listVoicesCommand(args: string[], flags: z.infer<typeof JsonFlags
   }
   if (voices.length === 0) console.log(`No voice is enrolled (${dir}). Enrol one with: speech voices add "Alice" alice-clip.wav`);
   else {
-    console.log(table(['NAME', 'CLIP', 'LENGTH', 'MADE BY', 'ENROLLED'], voices.map((v) => [v.name, path.basename(v.clip), v.clip_seconds !== null ? formatClock(v.clip_seconds) : '-', v.space + (v.space === space ? '' : ' (not this diarizer)'), v.created_at.slice(0, 19).replace('T', ' ')])));
+    console.log(table(['NAME', 'CLIP', 'LENGTH', 'MADE BY', 'ENROLLED'], voices.map((v) => [v.name, path.basename(v.clip), v.clip_seconds !== null ? `${v.clip_seconds.toFixed(1)} s` : '-', v.space + (v.space === space ? '' : ' (not this diarizer)'), v.created_at.slice(0, 19).replace('T', ' ')])));
     const usable = voices.filter((v) => v.space === space).length;
     console.log(`${voices.length} voice(s); ${usable} usable by this configuration's diarizer (${space}).`);
   }
