@@ -95,9 +95,14 @@ describe('local engine end to end (no key: `speech run` on real speech)', functi
     const running = run(copy);
     const dataDir = cli.dataDir;
     const jobsDir = path.join(dataDir, 'engine', 'jobs');
+    // Killed once the product holds the job's id (diarization-job.json is written when the
+    // engine's answer arrives): from then on a retry polls that job instead of paying again.
+    // (An engine killed after taking a job but before answering leaves the client with no id
+    // to poll; pyannote.ai has no idempotency key to close that window.)
+    const interim = path.join(dataDir, 'interim');
     await until(() => {
       try {
-        return readdirSync(jobsDir).filter((f) => f.endsWith('.json')).length >= 3;
+        return readdirSync(interim).some((d) => d.startsWith('speech-meeting-killed-') && readdirSync(path.join(interim, d)).includes('diarization-job.json'));
       } catch {
         return false;
       }
