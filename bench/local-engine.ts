@@ -41,6 +41,7 @@ async function main(): Promise<void> {
 
     const pipeline: number[] = [];
     const direct: number[] = [];
+    const stageTimes: string[] = [];
     for (let i = 0; i < 2; i++) {
       const copy = path.join(cli.dir, `run-${i}.wav`);
       await copyFile(rec.path, copy);
@@ -48,6 +49,16 @@ async function main(): Promise<void> {
       const r = await speech(['run', copy, '--json'], { env: cli.env, timeoutMs: 600_000 });
       if (r.code !== 0) throw new Error(`pipeline run failed:\n${r.stdout}${r.stderr}`);
       pipeline.push((Date.now() - t0) / 1000);
+      // Where the time goes: each stage's wall time from the run's history, and the workflow's
+      // own span (what a worker that is already up spends), beside the CLI's end-to-end time.
+      const id = (JSON.parse(r.stdout) as { runs: { pipeline_id: string }[] }).runs[0]!.pipeline_id;
+      const shown = JSON.parse((await speech(['show', id, '--json'], { env: cli.env })).stdout) as {
+        stages: { stage: string; duration_ms: number | null }[];
+        temporal: { run: { start_time?: string; close_time?: string | null } | null };
+      };
+      const run = shown.temporal.run;
+      const span = run?.start_time && run.close_time ? (Date.parse(run.close_time) - Date.parse(run.start_time)) / 1000 : null;
+      stageTimes.push(`workflow ${span !== null ? `${span.toFixed(1)} s` : '?'}; ${shown.stages.map((st) => `${st.stage} ${((st.duration_ms ?? 0) / 1000).toFixed(1)} s`).join(', ')}`);
       const d = JSON.parse(execFileSync(ENGINE_PYTHON, ['-m', 'speech_engine', 'transcribe', '--threads', threads, '--json', rec.path], { encoding: 'utf8', env: { ...process.env, LOCAL_THREADS: threads } })) as {
         load_seconds: number;
         files: { wall_seconds: number }[];
@@ -59,6 +70,7 @@ async function main(): Promise<void> {
     const rss = engine ? peakRssMb(engine.pid) : null;
     console.log(`pipeline (speech run: conversion, diarization and transcription on the engine, merge, export): ${pipeline.map((s) => s.toFixed(1)).join(' s, ')} s`);
     console.log(`faster-whisper directly (transcription only, model already loaded):                         ${direct.map((s) => s.toFixed(1)).join(' s, ')} s`);
+    for (const [i, t] of stageTimes.entries()) console.log(`  run ${i + 1}: ${t}`);
     console.log(`ratio pipeline / direct (best of each): ${(best(pipeline) / best(direct)).toFixed(2)}× (target ≤ 1.15×)`);
     console.log(`audio minutes per wall minute through the pipeline: ${(rec.duration / best(pipeline)).toFixed(1)}`);
     console.log(`engine peak memory (VmHWM of pid ${engine?.pid}): ${rss !== null ? `${rss.toFixed(0)} MB` : 'unknown'}`);

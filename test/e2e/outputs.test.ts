@@ -227,5 +227,12 @@ describe('outputs people can ship (CLI)', function () {
     assert.ok(events.includes(path.join(dir, 'data', 'voices')), 'the history names the voices folder');
     assert.ok(!events.includes(voice.voiceprint.slice(0, 40)), 'no voiceprint in the history');
     assert.ok(!(await readFile(path.join(dir, 'record.json'), 'utf8')).includes(voice.voiceprint.slice(0, 40)));
+
+    const removed = await speech(['voices', 'remove', 'Ann'], { env, cwd: dir });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match((await speech(['voices', 'list'], { env, cwd: dir })).stdout, /No voice is enrolled/);
+    const unknown = await speech(['voices', 'remove', 'Ann'], { env, cwd: dir });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no voice named "Ann" is enrolled/);
   });
 });
