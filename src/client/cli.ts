@@ -1,6 +1,8 @@
 // The `speech` command line: one module per command, options validated by zod in each,
 // one error sink that maps failures to exit codes (0 ok, 1 usage or input, 2 run failed).
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { cancelCommand, statusCommand, watchCommand } from './commands/status';
 import { runCommand } from './commands/run';
 import { serverCommand } from './commands/server';
@@ -20,6 +22,7 @@ import { EXIT, reportError, UsageError } from './errors';
 function build(result: { code: number }, seen: { json: boolean; verbose: boolean }): Command {
   const program = new Command('speech')
     .description('Durable speech pipeline on Temporal: audio or video in, speaker-labelled transcripts out.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError('(run `speech --help` for usage)')
     .exitOverride();
@@ -38,7 +41,7 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .description('transcribe files: start, attach to or resume one pipeline per file and show progress')
     .argument('[files...]', 'audio or video files, or folders of them')
     .option('-o, --out <dir>', 'write outputs here instead of DATA_DIR/output/<pipeline id>')
-    .option('-f, --formats <list>', 'comma-separated: json,srt,vtt,txt,md,rttm,docx', 'json,srt,vtt,txt,md,rttm')
+    .option('-f, --formats <list>', 'comma-separated: json,srt,vtt,txt,md,rttm,docx (default: all but docx)')
     .option('-l, --language <code>', 'ISO-639-1 language of the speech (default: detect)')
     .option('--speakers <n>', 'exact number of speakers')
     .option('--min-speakers <n>', 'at least this many speakers')
@@ -46,10 +49,10 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--model <name>', 'transcription model (default: TRANSCRIBE_MODEL or whisper-1)')
     .option('--no-wait', 'start the runs and return at once')
     .option('--force-restart', 'ignore earlier results and start afresh')
-    .addOption(new Option('--resume', 'resume from the last completed stage (the default)').default(true))
+    .option('--resume', 'resume from the last completed stage; what happens anyway (the original tool\'s flag)')
     .option('--worker', 'run a worker in this process (default when Temporal is local)')
     .option('--no-worker', 'do not run a worker in this process')
-    .option('--parallel <n>', 'files processed at once', '4')
+    .option('--parallel <n>', 'files processed at once (default 4)')
     .option('--identify', 'name speakers after the voices enrolled with `speech voices add`')
     .option('--identify-threshold <score>', 'with --identify: match score (0-100) a voice needs (default 50 on the local engine, pyannote.ai\'s own otherwise)')
     .option('--json', 'print one JSON document')
@@ -76,7 +79,7 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
   program
     .command('worker')
     .description('run a worker that processes pipeline runs from the task queue')
-    .option('--grace-seconds <n>', 'on SIGINT/SIGTERM, time running activities get to finish', '30')
+    .option('--grace-seconds <n>', 'on SIGINT/SIGTERM, seconds running activities get to finish (default 30)')
     .option('--json', 'accepted for symmetry; the worker logs to stderr')
     .action(wrap((opts: { graceSeconds?: string; json?: boolean }) => workerCommand(opts)));
 
@@ -106,7 +109,7 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .command('watch')
     .description('follow a run live until it ends')
     .argument('<id>', 'pipeline id')
-    .option('--interval <ms>', 'refresh interval', '1000')
+    .option('--interval <ms>', 'refresh interval in milliseconds (default 1000)')
     .option('--json', 'print one JSON line per change')
     .action(wrap((id: string, opts: { json?: boolean; interval?: string }) => watchCommand(id, opts)));
 
@@ -144,7 +147,7 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
   program
     .command('cleanup')
     .description('remove state records and interim folders of finished runs older than a limit (never a running run)')
-    .option('--older-than <duration>', 'only runs last updated longer ago than this, e.g. 90m, 36h, 7d, 2w, 1d12h', '7d')
+    .option('--older-than <duration>', 'only runs last updated longer ago than this, e.g. 90m, 36h, 7d, 2w, 1d12h (default 7d)')
     .option('--dry-run', 'print what would be removed, remove nothing')
     .option('--include-outputs', 'also remove the output folders DATA_DIR/output/<id> (your transcripts)')
     .option('--json', 'print one JSON document')
@@ -190,13 +193,74 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .description("remove one run's state record and interim folder (refuses a running run unless --force)")
     .argument('<id>', 'pipeline id (see `speech list`)')
     .option('--force', 'cancel a running run first, wait for it to stop (terminate it after --timeout), then delete')
-    .option('--timeout <seconds>', 'with --force: how long to wait for the cancelled run to stop', '60')
+    .option('--timeout <seconds>', 'with --force: seconds to wait for the cancelled run to stop (default 60)')
     .option('--include-outputs', 'also remove the output files (your transcripts)')
     .option('--json', 'print one JSON document')
     .action(wrap((id: string, opts: Record<string, unknown>) => deleteCommand(id, opts)));
 
+  for (const cmd of program.commands) {
+    const examples = EXAMPLES[cmd.name()];
+    if (examples) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`);
+  }
+  program.addHelpText('after', MAIN_HELP);
   return program;
 }
+
+/** The version in package.json, beside dist/ and src/ alike. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const EXAMPLES: Record<string, string[]> = {
+  run: [
+    'speech run interview.m4a                         # transcribe one file, follow it, print the outputs',
+    'speech run meetings/ --out subs/ --formats srt,vtt  # every file of a folder, 4 at a time',
+    'speech run call.mp3 --speakers 2 --language de',
+    'speech run talk.mp4 --formats docx,srt --max-line-chars 37 --speaker-labels prefix',
+    'speech run panel.wav --identify                  # name speakers after `speech voices add`',
+    'speech run long.mp4 --no-wait                    # start and return; `speech watch ID` follows it',
+  ],
+  worker: ['speech worker                     # serve the task queue until SIGINT/SIGTERM', 'speech worker --grace-seconds 120'],
+  server: ['speech server start', 'speech server status --json', 'speech server stop'],
+  engine: ['speech engine start', 'speech engine status', 'speech engine stop'],
+  status: ['speech status speech-interview-1a2b3c4d5e6f', 'speech status speech-interview-1a2b3c4d5e6f --json'],
+  watch: ['speech watch speech-interview-1a2b3c4d5e6f', 'speech watch speech-interview-1a2b3c4d5e6f --json   # one JSON line per change'],
+  cancel: ['speech cancel speech-interview-1a2b3c4d5e6f', 'speech cancel speech-interview-1a2b3c4d5e6f --no-wait'],
+  list: ['speech list', 'speech list --status failed', 'speech list --detailed --json'],
+  show: ['speech show speech-interview-1a2b3c4d5e6f'],
+  validate: ['speech validate speech-interview-1a2b3c4d5e6f'],
+  cleanup: ['speech cleanup --dry-run', 'speech cleanup --older-than 36h', 'speech cleanup --older-than 30d --include-outputs'],
+  export: [
+    'speech export speech-interview-1a2b3c4d5e6f backup.json            # the state record with history timings',
+    'speech export speech-interview-1a2b3c4d5e6f --formats srt,docx --out subs/',
+    'speech export speech-interview-1a2b3c4d5e6f --formats vtt --highlight-words',
+  ],
+  speakers: ['speech speakers speech-interview-1a2b3c4d5e6f'],
+  rename: ['speech rename speech-interview-1a2b3c4d5e6f SPEAKER_00=Alice "SPEAKER_01=Bob Smith"', 'speech rename speech-interview-1a2b3c4d5e6f SPEAKER_01=   # take the name back'],
+  voices: ['speech voices add "Alice" alice-clip.wav   # 2-30 s of Alice alone', 'speech voices list', 'speech voices remove "Alice"'],
+  delete: ['speech delete speech-interview-1a2b3c4d5e6f', 'speech delete speech-interview-1a2b3c4d5e6f --force --include-outputs'],
+};
+
+const MAIN_HELP = `
+Examples:
+  speech run interview.m4a              transcribe a file (no key: on the local engine)
+  speech run meetings/ --out subs/      a folder, one run per file
+  speech list                           earlier runs;  speech show ID  one of them
+
+Keys and where stages run (environment of the worker):
+  OPENAI_API_KEY, OPENAI_BASE_URL       transcription on OpenAI or a compatible server
+  PYANNOTE_API_KEY, PYANNOTE_BASE_URL   diarization on pyannote.ai
+  (neither set: both stages run on the local engine; TRANSCRIBE_PROVIDER / DIARIZE_PROVIDER force a choice)
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE  an existing Temporal server (default: the embedded one)
+  DATA_DIR                              state records, interim files, outputs (default ./data)
+
+Exit codes: 0 success; 1 usage or input error (bad flag, missing file, not media, an output in the way);
+2 a run failed or was cancelled, or a check failed (validate).
+`;
 
 export async function main(argv: string[]): Promise<number> {
   const result = { code: EXIT.ok as number };

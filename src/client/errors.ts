@@ -25,7 +25,8 @@ export const EXIT = { ok: 0, usage: 1, failed: 2 } as const;
 export function zodProblems(err: ZodError): string[] {
   return err.issues.map((i) => {
     const flag = i.path.length > 0 ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'options';
-    return `${flag}: ${i.message}`;
+    // A message that names its flag already reads on its own ("--speakers must be at least 1").
+    return i.message.startsWith(`${flag} `) ? i.message : `${flag}: ${i.message}`;
   });
 }
 

@@ -17,7 +17,9 @@ function explainFfmpegError(err: unknown, file: string): string {
   const telling = lines.find((l) =>
     /Invalid data found|moov atom not found|does not contain any stream|could not find codec|End of file|Invalid argument|Permission denied|No such file/i.test(l),
   );
-  return `${file}: ${telling ?? lines[lines.length - 1] ?? 'ffmpeg could not read the file'}`;
+  // ffmpeg names the file at the start of its own line: say it once.
+  const reason = (telling ?? lines[lines.length - 1] ?? 'ffmpeg could not read the file').split(`${file}: `).join('');
+  return `${file} (ffmpeg: ${reason})`;
 }
 
 export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {

@@ -84,6 +84,7 @@ describe('speech CLI (child process, embedded Temporal server)', function () {
     const r = await speech(['run', notes], { env, cwd: dir });
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout + r.stderr, /Not a readable audio or video file/);
+    assert.equal((r.stdout + r.stderr).split(notes).length - 1, 1, `the path is said once: ${r.stdout}${r.stderr}`);
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace without --verbose');
   });
 

@@ -194,7 +194,7 @@ export async function listCommand(rawFlags: Record<string, unknown>, filter: { i
       r.input_file ? path.basename(r.input_file) : '-',
       r.audio_seconds !== null ? formatClock(r.audio_seconds) : '-',
       shortTime(r.updated_at),
-      r.problem ?? [r.note, r.status !== 'completed' ? r.error : null].filter(Boolean).join('; '),
+      truncate(r.problem ?? [r.note, r.status !== 'completed' ? r.error : null].filter(Boolean).join('; '), NOTE_WIDTH),
     ]),
   ).split('\n');
   if (!flags.detailed) {
@@ -216,4 +216,12 @@ export async function listCommand(rawFlags: Record<string, unknown>, filter: { i
   );
   console.log(lines.join('\n'));
   return EXIT.ok;
+}
+
+/** The NOTE column shows the start of long error texts; `speech show ID` (or --json) has them whole. */
+const NOTE_WIDTH = 60;
+
+export function truncate(text: string, width: number): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= width ? line : `${line.slice(0, width - 1).trimEnd()}…`;
 }
