@@ -17,6 +17,8 @@ import { deleteCommand } from './commands/delete';
 import { renameCommand, speakersCommand } from './commands/speakers';
 import { voicesCommand } from './commands/voices';
 import { addRenderOptions } from './render-flags';
+import { resolveRunRef } from './run-ref';
+import { loadConfig } from '../config';
 import { EXIT, reportError, UsageError } from './errors';
 
 function build(result: { code: number }, seen: { json: boolean; verbose: boolean }): Command {
@@ -101,25 +103,25 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
   program
     .command('status')
     .description("show a run's progress (stage, percent, chunks, last error)")
-    .argument('<id>', 'pipeline id')
+    .argument('<id>', RUN_REF)
     .option('--json', 'print JSON')
-    .action(wrap((id: string, opts: { json?: boolean }) => statusCommand(id, opts)));
+    .action(wrap(async (ref: string, opts: { json?: boolean }) => statusCommand(await runId(ref), opts)));
 
   program
     .command('watch')
     .description('follow a run live until it ends')
-    .argument('<id>', 'pipeline id')
+    .argument('<id>', RUN_REF)
     .option('--interval <ms>', 'refresh interval in milliseconds (default 1000)')
     .option('--json', 'print one JSON line per change')
-    .action(wrap((id: string, opts: { json?: boolean; interval?: string }) => watchCommand(id, opts)));
+    .action(wrap(async (ref: string, opts: { json?: boolean; interval?: string }) => watchCommand(await runId(ref), opts)));
 
   program
     .command('cancel')
     .description('cancel a run; finished stages stay reusable')
-    .argument('<id>', 'pipeline id')
+    .argument('<id>', RUN_REF)
     .option('--no-wait', 'return once cancellation is requested')
     .option('--json', 'print JSON')
-    .action(wrap((id: string, opts: { json?: boolean; wait?: boolean }) => cancelCommand(id, opts)));
+    .action(wrap(async (ref: string, opts: { json?: boolean; wait?: boolean }) => cancelCommand(await runId(ref), opts)));
 
   program
     .command('list')
@@ -132,17 +134,17 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
   program
     .command('show')
     .description("one run: stages with status, start, time taken and artifact (path, size, sha256), options, error, outputs")
-    .argument('<id>', 'pipeline id (see `speech list`)')
+    .argument('<id>', RUN_REF)
     .option('--json', 'print one JSON document')
-    .action(wrap((id: string, opts: Record<string, unknown>) => showCommand(id, opts)));
+    .action(wrap(async (ref: string, opts: Record<string, unknown>) => showCommand(await runId(ref), opts)));
 
   program
     .command('validate')
     .description('check every recorded artifact: it exists, matches its sha256, and (audio) decodes')
-    .argument('<id>', 'pipeline id (see `speech list`)')
+    .argument('<id>', RUN_REF)
     .option('--json', 'print one JSON document')
     .addHelpText('after', '\nExit codes: 0 every file holds; 2 a check failed (each problem on its own line); 1 unknown id or a broken record.')
-    .action(wrap((id: string, opts: Record<string, unknown>) => validateCommand(id, opts)));
+    .action(wrap(async (ref: string, opts: Record<string, unknown>) => validateCommand(await runId(ref), opts)));
 
   program
     .command('cleanup')
@@ -156,28 +158,28 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
   const exportCmd = program
     .command('export')
     .description('write the state record (with stage timings from the Temporal history) to FILE.json, or re-render the transcript with --formats')
-    .argument('<id>', 'pipeline id (see `speech list`)')
+    .argument('<id>', RUN_REF)
     .argument('[file]', 'where to write the state record, e.g. backup.json')
     .option('-f, --formats <list>', 'render these formats from the stored merge result instead: json,srt,vtt,txt,md,rttm,docx')
     .option('-o, --out <dir>', "with --formats: write here instead of the run's output folder")
     .option('--json', 'print one JSON document')
-    .action(wrap((id: string, file: string | undefined, opts: Record<string, unknown>) => exportCommand(id, file, opts)));
+    .action(wrap(async (ref: string, file: string | undefined, opts: Record<string, unknown>) => exportCommand(await runId(ref), file, opts)));
   addRenderOptions(exportCmd);
 
   program
     .command('speakers')
     .description("a run's speakers: name, talk time, first words and where to listen to each")
-    .argument('<id>', 'pipeline id (see `speech list`)')
+    .argument('<id>', RUN_REF)
     .option('--json', 'print one JSON document')
-    .action(wrap((id: string, opts: Record<string, unknown>) => speakersCommand(id, opts)));
+    .action(wrap(async (ref: string, opts: Record<string, unknown>) => speakersCommand(await runId(ref), opts)));
 
   program
     .command('rename')
     .description("name a run's speakers and render its exports again (no provider is called); LABEL= takes a name back")
-    .argument('<id>', 'pipeline id (see `speech list`)')
+    .argument('<id>', RUN_REF)
     .argument('<names...>', 'LABEL=Name pairs, e.g. SPEAKER_00=Alice "SPEAKER_01=Bob Smith"')
     .option('--json', 'print one JSON document')
-    .action(wrap((id: string, names: string[], opts: Record<string, unknown>) => renameCommand(id, names, opts)));
+    .action(wrap(async (ref: string, names: string[], opts: Record<string, unknown>) => renameCommand(await runId(ref), names, opts)));
 
   program
     .command('voices')
@@ -191,12 +193,12 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
   program
     .command('delete')
     .description("remove one run's state record and interim folder (refuses a running run unless --force)")
-    .argument('<id>', 'pipeline id (see `speech list`)')
+    .argument('<id>', RUN_REF)
     .option('--force', 'cancel a running run first, wait for it to stop (terminate it after --timeout), then delete')
     .option('--timeout <seconds>', 'with --force: seconds to wait for the cancelled run to stop (default 60)')
     .option('--include-outputs', 'also remove the output files (your transcripts)')
     .option('--json', 'print one JSON document')
-    .action(wrap((id: string, opts: Record<string, unknown>) => deleteCommand(id, opts)));
+    .action(wrap(async (ref: string, opts: Record<string, unknown>) => deleteCommand(await runId(ref), opts)));
 
   for (const cmd of program.commands) {
     const examples = EXAMPLES[cmd.name()];
@@ -204,6 +206,11 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
   }
   program.addHelpText('after', MAIN_HELP);
   return program;
+}
+
+/** A run named by id, a unique start of it, `last`, or its input file (see run-ref.ts). */
+async function runId(ref: string): Promise<string> {
+  return resolveRunRef(loadConfig().dataDir, ref);
 }
 
 /** The version in package.json, beside dist/ and src/ alike. */
@@ -214,6 +221,8 @@ function packageVersion(): string {
     return 'unknown';
   }
 }
+
+const RUN_REF = 'pipeline id (see `speech list`), a unique start of it, `last`, or the input file';
 
 const EXAMPLES: Record<string, string[]> = {
   run: [
@@ -227,11 +236,11 @@ const EXAMPLES: Record<string, string[]> = {
   worker: ['speech worker                     # serve the task queue until SIGINT/SIGTERM', 'speech worker --grace-seconds 120'],
   server: ['speech server start', 'speech server status --json', 'speech server stop'],
   engine: ['speech engine start', 'speech engine status', 'speech engine stop'],
-  status: ['speech status speech-interview-1a2b3c4d5e6f', 'speech status speech-interview-1a2b3c4d5e6f --json'],
+  status: ['speech status speech-interview-1a2b3c4d5e6f', 'speech status interview.m4a          # the newest run of that file', 'speech status last --json             # the run updated most recently'],
   watch: ['speech watch speech-interview-1a2b3c4d5e6f', 'speech watch speech-interview-1a2b3c4d5e6f --json   # one JSON line per change'],
   cancel: ['speech cancel speech-interview-1a2b3c4d5e6f', 'speech cancel speech-interview-1a2b3c4d5e6f --no-wait'],
   list: ['speech list', 'speech list --status failed', 'speech list --detailed --json'],
-  show: ['speech show speech-interview-1a2b3c4d5e6f'],
+  show: ['speech show speech-interview-1a2b3c4d5e6f', 'speech show speech-interv              # a unique start of an id is enough'],
   validate: ['speech validate speech-interview-1a2b3c4d5e6f'],
   cleanup: ['speech cleanup --dry-run', 'speech cleanup --older-than 36h', 'speech cleanup --older-than 30d --include-outputs'],
   export: [

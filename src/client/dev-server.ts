@@ -181,6 +181,11 @@ export async function startDevServer(opts: DevServerOptions, waitMs = 60_000): P
   const child = spawn(cli, args, { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   if (!child.pid) throw new DevServerError(`Could not start ${cli}; see ${logFile}`);
+  // While it starts, the child's own exit is the truth. Its command line is not: `temporal`
+  // may be a wrapper (a pyenv shim) that execs the binary, and /proc/<pid>/cmdline reads
+  // empty while an exec is under way, which looked like an exit at start.
+  let exited: string | null = null;
+  child.once('exit', (code, signal) => (exited = signal ? `signal ${signal}` : `exit code ${code}`));
   const info: DevServerInfo = {
     pid: child.pid,
     address: opts.address,
@@ -191,8 +196,8 @@ export async function startDevServer(opts: DevServerOptions, waitMs = 60_000): P
   writeFileSync(pidFile(opts.dataDir), JSON.stringify(info, null, 2));
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
-    if (!serverAlive(info)) {
-      throw new DevServerError(`The Temporal dev server exited at start; its log is ${logFile}:\n${tail(logFile)}`);
+    if (exited !== null) {
+      throw new DevServerError(`The Temporal dev server exited at start (${exited}); its log is ${logFile}:\n${tail(logFile)}`);
     }
     if (await isServing(opts.address, opts.namespace, 1000)) return info;
     await new Promise((r) => setTimeout(r, 250));

@@ -119,6 +119,12 @@ describe('outputs people can ship (CLI)', function () {
     const outputs = (JSON.parse(first.stdout) as RunJson).runs[0]!.outputs;
     assert.equal(outputs.length, 7);
 
+    // The run can be named by its input file, by `last`, or by a unique start of its id.
+    for (const ref of [rec.path, 'last', id.slice(0, id.length - 6)]) {
+      const st = await speech(['status', ref, '--json'], { env, cwd: dir });
+      assert.equal(st.code, 0, `${ref}: ${st.stdout}${st.stderr}`);
+      assert.ok(st.stdout.includes(id), ref);
+    }
     const listed = await speech(['speakers', id], { env, cwd: dir });
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /SPEAKER_00\s+-\s+\d\d:\d\d:\d\d\s+\d+ %/);
