@@ -1,8 +1,9 @@
 // What every command needs: the configuration, a Temporal client (starting the embedded
 // dev server when nothing answers locally), and, for `run`, an in-process worker.
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type Worker } from '@temporalio/worker';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config';
 import { connectWorker, createWorker, makeVoiceprint, type LocalEngineEndpoint } from '../worker';
@@ -102,6 +103,9 @@ export function installQuietRuntime(dataDir: string): void {
       const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${safeJson(entry.meta)}` : '';
       appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
     }),
+    // The SDK core's own lines (e.g. "Activity not found on completion" after a cancel) go to
+    // the same file: printed to the console they would break into the CLI's output.
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} } },
   });
 }
 
@@ -113,13 +117,18 @@ function safeJson(v: unknown): string {
   }
 }
 
-export async function startInProcessWorker(config: Config, engine?: LocalEngineEndpoint | null): Promise<{ worker: Worker; done: Promise<void>; stop: () => Promise<void> }> {
+/** Seconds the in-process worker's activities get to finish when `speech run` stops. */
+export const IN_PROCESS_GRACE_SECONDS = 5;
+
+export async function startInProcessWorker(config: Config, engine?: LocalEngineEndpoint | null): Promise<{ worker: Worker; identity: string; done: Promise<void>; stop: () => Promise<void> }> {
   installQuietRuntime(config.dataDir);
   const connection = await connectWorker(config);
-  const worker = await createWorker({ config, connection, shutdownGraceSeconds: 5, engine: engine ?? null });
+  const identity = `${process.pid}@${hostname()} (speech run)`;
+  const worker = await createWorker({ config, connection, shutdownGraceSeconds: IN_PROCESS_GRACE_SECONDS, engine: engine ?? null, identity });
   const done = worker.run().finally(() => connection.close());
   return {
     worker,
+    identity,
     done,
     stop: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -20,7 +20,8 @@ export class RunFailedError extends Error {
   }
 }
 
-export const EXIT = { ok: 0, usage: 1, failed: 2 } as const;
+/** 130: stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT = { ok: 0, usage: 1, failed: 2, interrupted: 130 } as const;
 
 export function zodProblems(err: ZodError): string[] {
   return err.issues.map((i) => {

@@ -13,6 +13,16 @@ export interface FollowHooks {
   intervalMs?: number;
   /** How often to look for a stuck run. */
   diagnoseEveryMs?: number;
+  /** Stops following (the run goes on): `follow` then rejects with DetachedError. */
+  signal?: AbortSignal;
+}
+
+/** Following stopped at the user's request (Ctrl-C); the run itself goes on. */
+export class DetachedError extends Error {
+  constructor() {
+    super('detached from the run; it goes on');
+    this.name = 'DetachedError';
+  }
 }
 
 /** Waits for the result, reporting progress whenever it changes and problems as they appear. */
@@ -20,9 +30,14 @@ export async function follow<T>(ctx: CliContext, handle: WorkflowHandle, hooks: 
   const intervalMs = hooks.intervalMs ?? 500;
   const diagnoseEveryMs = hooks.diagnoseEveryMs ?? 2000;
   let settled = false;
-  const result = handle.result().finally(() => {
+  const detached = new Promise<never>((_, reject) => {
+    if (hooks.signal?.aborted) reject(new DetachedError());
+    hooks.signal?.addEventListener('abort', () => reject(new DetachedError()), { once: true });
+  });
+  detached.catch(() => undefined);
+  const result = Promise.race([handle.result() as Promise<T>, detached]).finally(() => {
     settled = true;
-  }) as Promise<T>;
+  });
   const tick = (wait: number) => Promise.race([new Promise((r) => setTimeout(r, wait)), result.catch(() => undefined)]);
 
   let last = '';

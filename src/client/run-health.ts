@@ -41,6 +41,24 @@ async function lastPoll(ctx: CliContext, taskQueue: string): Promise<number | nu
   return latest;
 }
 
+/** Identities of the workers that polled the task queue recently, but for `except` (this process's own). */
+export async function livePollers(ctx: CliContext, taskQueue: string, except: string | null = null): Promise<string[]> {
+  const seen = new Set<string>();
+  const now = Date.now();
+  for (const taskQueueType of [temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]) {
+    const res = await ctx.client.workflowService.describeTaskQueue({
+      namespace: ctx.config.temporal.namespace,
+      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType,
+    });
+    for (const p of res.pollers ?? []) {
+      const t = ms(p.lastAccessTime);
+      if (p.identity && p.identity !== except && t !== null && now - t < POLLER_FRESH_MS) seen.add(p.identity);
+    }
+  }
+  return [...seen].sort();
+}
+
 /** The problem holding a running run, or null when it is healthy (or not running). */
 export async function diagnoseRun(ctx: CliContext, handle: WorkflowHandle, description?: WorkflowExecutionDescription): Promise<RunProblem | null> {
   const d = description ?? (await handle.describe());

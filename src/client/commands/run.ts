@@ -24,11 +24,12 @@ import { createFfmpegProcessor } from '../../providers/ffmpeg';
 import { ProviderError } from '../../providers/errors';
 import type { SpeechPipelineResult, speechPipeline } from '../../workflows';
 import { progressQuery } from '../../workflows/messages';
-import { hasSearchAttributes, openContext, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
+import { hasSearchAttributes, IN_PROCESS_GRACE_SECONDS, openContext, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
 import { EXIT, RunFailedError, UsageError } from '../errors';
 import { printJson, progressLine, stageChanges, stageLines, table } from '../output';
 import { createFsArtifactStore } from '../../providers/artifact-store';
-import { follow } from '../follow';
+import { DetachedError, follow } from '../follow';
+import { livePollers } from '../run-health';
 import { priorResults } from '../history';
 import { preparePipelineInput, webUiMetadata } from '../run-input';
 import { planRun, type StoredResult } from '../run-plan';
@@ -98,6 +99,8 @@ interface RunOutcome {
   run_id: string | null;
   /** started: new run; attached: was already running; completed: finished earlier, nothing redone; resumed: continues a failed or cancelled run. */
   mode: 'started' | 'attached' | 'completed' | 'resumed' | 'not-started';
+  /** Ctrl-C stopped following the run (it goes on on the server), or came before the file was started. */
+  detached?: boolean;
   status: 'completed' | 'running' | 'failed' | 'cancelled' | 'invalid';
   audio_seconds: number | null;
   duration_ms: number;
@@ -203,6 +206,20 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   };
   // A stuck run is said at once, in JSON mode too (on stderr, so stdout stays one document).
   const warn = (line: string) => (flags.json ? process.stderr : process.stdout).write(`${line}\n`);
+  // Ctrl-C (or SIGTERM) once: stop following, say what happens to the runs, let this process's
+  // worker hand back its activities within its grace time, exit. Twice: exit at once.
+  const detach = new AbortController();
+  let lastWords = 'Detached: the runs go on on the Temporal server; `speech list` shows them.';
+  const onSignal = () => {
+    if (!detach.signal.aborted) {
+      detach.abort();
+      return;
+    }
+    process.stderr.write(`${lastWords}\nExiting now.\n`);
+    process.exit(EXIT.interrupted);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const ctx = await openContext({ embedded: true, onServerStart: say });
   const wantWorker = flags.worker ?? isLocalAddress(ctx.config.temporal.address);
   let worker: Awaited<ReturnType<typeof startInProcessWorker>> | null = null;
@@ -221,11 +238,19 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     const single = files.length === 1;
     const queue = files.map((file, i) => ({ file, i }));
     const lane = async () => {
-      for (let item = queue.shift(); item; item = queue.shift()) {
-        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say, warn, detailed: single, baseName: names[item.i]!.baseName, identifyDigest });
+      for (let item = queue.shift(); item && !detach.signal.aborted; item = queue.shift()) {
+        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say, warn, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal });
       }
     };
     await Promise.all(Array.from({ length: Math.min(flags.parallel, files.length) }, lane));
+    if (detach.signal.aborted) {
+      files.forEach((file, i) => (outcomes[i] ??= { file, pipeline_id: null, workflow_id: null, run_id: null, mode: 'not-started', detached: true, status: 'invalid', audio_seconds: null, duration_ms: 0, outputs: [], web_ui: null, error: null }));
+      const guidance = await detachGuidance(ctx, outcomes, worker?.identity ?? null);
+      lastWords = guidance;
+      process.stderr.write(`${guidance}\n`);
+      if (flags.json) printJson({ ok: false, detached: true, runs: outcomes });
+      return EXIT.interrupted;
+    }
 
     if (!flags.wait && !worker && !flags.json) {
       say('No worker runs in this process (--no-wait). Start one with `speech worker` if none is running.');
@@ -264,7 +289,29 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     unwatch();
     await worker?.stop();
     await ctx.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+}
+
+/** What Ctrl-C leaves behind, and what to do about it: which runs go on, who continues them. */
+async function detachGuidance(ctx: CliContext, outcomes: RunOutcome[], ownWorker: string | null): Promise<string> {
+  const running = outcomes.filter((o) => o.detached && o.pipeline_id && o.status === 'running');
+  const notStarted = outcomes.filter((o) => o.detached && o.mode === 'not-started').length;
+  const others = await livePollers(ctx, ctx.config.temporal.taskQueue, ownWorker).catch(() => null);
+  const head = running.length === 0 ? 'No run was under way.' : `${running.length === 1 ? `${running[0]!.pipeline_id} keeps` : `${running.length} runs keep`} running on the Temporal server (${ctx.config.temporal.address}); finished stages are kept.`;
+  const lines = [`Detached (Ctrl-C). ${head}`];
+  if (running.length > 0) {
+    const them = running.length === 1 ? 'it' : 'them';
+    if (ownWorker) lines.push(`  This process's worker hands back its current activities (within ${IN_PROCESS_GRACE_SECONDS} s) and stops.`);
+    if (others === null) lines.push('  Whether another worker polls the task queue could not be told.');
+    else if (others.length > 0) lines.push(`  ${others.length === 1 ? `Worker ${others[0]}` : `${others.length} other workers (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''})`} will continue ${them}.`);
+    else lines.push(`  No other worker polls task queue ${ctx.config.temporal.taskQueue}: ${running.length === 1 ? 'it waits' : 'they wait'} until one does (\`speech worker\`, or \`speech run\` on the same file again).`);
+    const id = running.length === 1 ? running[0]!.pipeline_id! : 'ID';
+    lines.push(`  Follow: speech watch ${id}    Stop: speech cancel ${id}${running.length > 1 ? `    (ids: ${running.map((o) => o.pipeline_id).join(', ')})` : ''}`);
+  }
+  if (notStarted > 0) lines.push(`  ${notStarted} file(s) were not started; \`speech run\` again starts them (finished ones are not redone).`);
+  return lines.join('\n');
 }
 
 function printSingle(o: RunOutcome, say: (l: string) => void): void {
@@ -287,7 +334,7 @@ async function runOne(
   ctx: CliContext,
   file: string,
   flags: RunFlags,
-  env: { searchAttributes: boolean; say: (l: string) => void; warn: (l: string) => void; detailed: boolean; baseName: string; identifyDigest: string | null },
+  env: { searchAttributes: boolean; say: (l: string) => void; warn: (l: string) => void; detailed: boolean; baseName: string; identifyDigest: string | null; detach: AbortSignal },
 ): Promise<RunOutcome> {
   const started = Date.now();
   const { config, client } = ctx;
@@ -428,9 +475,11 @@ async function runOne(
         previous = p;
       },
       onProblem: (problem) => env.warn(problem ? `${tag}${problem.message}\n${tag}  ${problem.hint}` : `${tag}${id}: a worker has picked the run up again.`),
+      signal: env.detach,
     });
     return { ...out, status: 'completed', audio_seconds: result.audioSeconds, outputs: result.outputs.map((o) => o.path), duration_ms: Date.now() - started };
   } catch (err) {
+    if (err instanceof DetachedError) return { ...out, detached: true, duration_ms: Date.now() - started };
     const e = explainRunFailure(err);
     if (env.detailed) {
       const p = await handle.query(progressQuery).catch(() => null);
