@@ -9,7 +9,6 @@ import { z } from 'zod';
 import { loadConfig, type Config } from '../../config';
 import { Failure } from '../../domain/failures';
 import type { PipelineOptions } from '../../domain/options';
-import type { ProgressSnapshot } from '../../domain/pipeline';
 import { DEFAULT_EXPORT_FORMATS, EXPORT_FORMATS, type ExportFormat } from '../../domain/stages';
 import { createHash } from 'node:crypto';
 import { voicesDir, voiceSpace } from '../../config';
@@ -26,7 +25,8 @@ import type { SpeechPipelineResult, speechPipeline } from '../../workflows';
 import { progressQuery } from '../../workflows/messages';
 import { hasSearchAttributes, IN_PROCESS_GRACE_SECONDS, openContext, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
 import { EXIT, RunFailedError, UsageError } from '../errors';
-import { printJson, progressLine, stageChanges, stageLines, table } from '../output';
+import { printJson, stageLines, table } from '../output';
+import { createProgressDisplay, type ProgressDisplay } from '../progress-display';
 import { createFsArtifactStore } from '../../providers/artifact-store';
 import { DetachedError, follow } from '../follow';
 import { livePollers } from '../run-health';
@@ -239,10 +239,17 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     const queue = files.map((file, i) => ({ file, i }));
     const lane = async () => {
       for (let item = queue.shift(); item && !detach.signal.aborted; item = queue.shift()) {
-        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say, warn, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal });
+        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display });
       }
     };
-    await Promise.all(Array.from({ length: Math.min(flags.parallel, files.length) }, lane));
+    // Live bars on a terminal, plain lines elsewhere; none with --json.
+    const display = flags.json ? createProgressDisplay({ tty: false, write: () => undefined }) : createProgressDisplay({ tty: process.stdout.isTTY === true && flags.wait, write: say });
+    const warnLive = (line: string) => (flags.json ? warn(line) : display.say(line));
+    try {
+      await Promise.all(Array.from({ length: Math.min(flags.parallel, files.length) }, lane));
+    } finally {
+      display.stop();
+    }
     if (detach.signal.aborted) {
       files.forEach((file, i) => (outcomes[i] ??= { file, pipeline_id: null, workflow_id: null, run_id: null, mode: 'not-started', detached: true, status: 'invalid', audio_seconds: null, duration_ms: 0, outputs: [], web_ui: null, error: null }));
       const guidance = await detachGuidance(ctx, outcomes, worker?.identity ?? null);
@@ -334,7 +341,7 @@ async function runOne(
   ctx: CliContext,
   file: string,
   flags: RunFlags,
-  env: { searchAttributes: boolean; say: (l: string) => void; warn: (l: string) => void; detailed: boolean; baseName: string; identifyDigest: string | null; detach: AbortSignal },
+  env: { searchAttributes: boolean; say: (l: string) => void; warn: (l: string) => void; detailed: boolean; baseName: string; identifyDigest: string | null; detach: AbortSignal; display: ProgressDisplay },
 ): Promise<RunOutcome> {
   const started = Date.now();
   const { config, client } = ctx;
@@ -466,19 +473,17 @@ async function runOne(
   }
   if (!flags.wait) return { ...out, duration_ms: Date.now() - started };
 
+  const view = env.display.track(file, { detailed: env.detailed });
   try {
-    let previous: ProgressSnapshot | null = null;
     const result = await follow<SpeechPipelineResult>(ctx, handle, {
-      onProgress: (p) => {
-        if (env.detailed) for (const line of stageChanges(previous, p)) env.say(line);
-        else env.say(`${tag}${progressLine(p)}`);
-        previous = p;
-      },
+      onProgress: (p) => view.update(p),
       onProblem: (problem) => env.warn(problem ? `${tag}${problem.message}\n${tag}  ${problem.hint}` : `${tag}${id}: a worker has picked the run up again.`),
       signal: env.detach,
     });
+    view.completed(result.stages);
     return { ...out, status: 'completed', audio_seconds: result.audioSeconds, outputs: result.outputs.map((o) => o.path), duration_ms: Date.now() - started };
   } catch (err) {
+    view.ended();
     if (err instanceof DetachedError) return { ...out, detached: true, duration_ms: Date.now() - started };
     const e = explainRunFailure(err);
     if (env.detailed) {

@@ -1,6 +1,6 @@
-// Ctrl-C in a terminal, as a person presses it: `speech run` runs in tmux (a real pseudo-
-// terminal, so the key becomes SIGINT through the line discipline), the key is sent with
-// send-keys, and the screen is read with capture-pane.
+// `speech run` in a terminal, as a person sees it: it runs in tmux (a real pseudo-terminal:
+// live progress bars, and Ctrl-C becomes SIGINT through the line discipline), keys are sent
+// with send-keys, and the screen is read with capture-pane.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -23,7 +23,7 @@ async function screenUntil(socket: string, pattern: RegExp, timeoutMs: number): 
   throw new Error(`timed out waiting for ${pattern} on the screen:\n${screen}`);
 }
 
-describe('Ctrl-C in `speech run` (in a pseudo-terminal)', function () {
+describe('`speech run` in a terminal: live progress and Ctrl-C (tmux)', function () {
   this.timeout(180_000);
   let dir: string;
   let emus: Emulators;
@@ -107,5 +107,16 @@ describe('Ctrl-C in `speech run` (in a pseudo-terminal)', function () {
     assert.match(screen, /Exiting now\./);
     assert.equal(screen.match(/Follow: speech watch/g)?.length, 2, 'the guidance is said again');
     assert.match(screen, /EXIT=130/);
+  });
+
+  it('shows a live bar with percent, stage, elapsed time and ETA, and says every stage\'s completion', async () => {
+    const rec = await makeTwoSpeakerRecording({ dir, name: 'progress', turns: [{ speaker: 'A', text: 'Progress you can see while it runs.' }, { speaker: 'B', text: 'And every stage said when it is done.' }] });
+    const socket = await runInTerminal('progress', rec.path);
+    const live = await screenUntil(socket, /progress\.wav \[[█░]+\] +\d+% · (diarization|transcription)[^·]* · \d+s · ETA /, 60_000);
+    assert.doesNotMatch(live, /EXIT=/);
+    const done = await screenUntil(socket, /EXIT=\d+/, 90_000);
+    assert.match(done, /EXIT=0/);
+    assert.match(done, /progress\.wav \[█+\] 100% · done/);
+    for (const stage of ['audio_conversion', 'diarization', 'transcription', 'merge', 'export']) assert.match(done, new RegExp(`${stage} +completed in `), stage);
   });
 });
