@@ -33,8 +33,11 @@ import { startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-p
 const ROOT = path.resolve(__dirname, '..');
 /** The previous release: the last commit before the replay gate. */
 export const DEFAULT_FROM = 'dbe0714';
-/** Formats whose rendering changed after the releases the drill starts from (subtitle shaping). */
-const RELAYOUT_SINCE_PREVIOUS = ['srt', 'vtt'];
+/**
+ * Formats whose rendering changed after the releases the drill starts from: subtitle shaping
+ * (srt, vtt), and the JSON's language as an ISO-639-1 code ("en" where it said "english").
+ */
+const RELAYOUT_SINCE_PREVIOUS = ['srt', 'vtt', 'json'];
 /** Several chunks over two lanes, so a kill lands with chunks done and others in flight. */
 const RUN_SETTINGS = { CHUNK_MAX_SECONDS: '8', TRANSCRIBE_CONCURRENCY: '2' };
 /** Slow enough to kill a worker mid-request; diarization outlasts the kill, so its job is polled again. */
@@ -430,13 +433,13 @@ export async function drillUpgrade(opts: { from?: string; log?: (line: string) =
 
     const drillExports = await hashes(result.outputs.map((o) => o.path));
     const base = await baselines;
-    // The export stage runs on the current release, so subtitles come out in its layout (the
-    // subtitle shaping of the output-options release); every other format must not change.
+    // The merge and export stages run on the current release, so these formats come out as it
+    // renders them; every other format must not change.
     const unchanged = (m: Map<string, string>) => new Map([...m].filter(([name]) => !RELAYOUT_SINCE_PREVIOUS.some((ext) => name.endsWith(`.${ext}`))));
     const vsOld = sameExports(unchanged(drillExports), unchanged(base.old));
     const vsNew = sameExports(drillExports, base.current);
     check(drillExports.size === DEFAULT_EXPORT_FORMATS.length, `${drillExports.size} exports, one per format (${DEFAULT_EXPORT_FORMATS.join(', ')})`);
-    check(vsOld === null, `exports byte-identical (sha256) to an uninterrupted run by the previous release, subtitles (${RELAYOUT_SINCE_PREVIOUS.join(', ')}) aside${vsOld ? `: ${vsOld}` : ''}`);
+    check(vsOld === null, `exports byte-identical (sha256) to an uninterrupted run by the previous release, ${RELAYOUT_SINCE_PREVIOUS.join(', ')} aside (rendered anew since)${vsOld ? `: ${vsOld}` : ''}`);
     check(vsNew === null, `exports byte-identical (sha256) to an uninterrupted run by the current code${vsNew ? `: ${vsNew}` : ''}`);
 
     const diarizePosts = emus.pyannote.requests.filter((r) => r.method === 'POST' && r.path === '/v1/diarize').length;

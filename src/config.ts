@@ -38,6 +38,7 @@ const EnvSchema = z.object({
   FFMPEG_PATH: optionalString,
   FFPROBE_PATH: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  LOG_FORMAT: z.enum(['text', 'json']).default('text'),
   CHUNK_MAX_SECONDS: z.coerce.number().min(5).max(3600).default(600),
   TRANSCRIBE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   OPENAI_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(256).default(16),
@@ -78,6 +79,8 @@ export interface Config {
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** `speech worker`'s log lines: readable text, or one JSON object per line. */
+  logFormat: 'text' | 'json';
   chunkMaxSeconds: number;
   transcribeConcurrency: number;
   /** Per worker process: requests in flight to each provider, across all runs. */
@@ -142,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ffmpegPath: e.FFMPEG_PATH,
     ffprobePath: e.FFPROBE_PATH,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     chunkMaxSeconds: e.CHUNK_MAX_SECONDS,
     transcribeConcurrency: e.TRANSCRIBE_CONCURRENCY,
     providerConcurrency: { openai: e.OPENAI_MAX_CONCURRENT_REQUESTS, pyannote: e.PYANNOTE_MAX_CONCURRENT_REQUESTS },

@@ -15,6 +15,7 @@ import { createOpenAITranscriber } from './providers/openai-transcriber';
 import { createPyannoteDiarizer } from './providers/pyannote-diarizer';
 import { limitDiarizer, limitTranscriber } from './providers/limit';
 import { missingEngine, missingKey } from './activities/boundary';
+import { ActivityEventLog } from './worker-log';
 import type { Diarizer, Transcriber } from './providers/interfaces';
 
 /** Where the local engine answers, for the stages that run on it. */
@@ -152,9 +153,12 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     stickyQueueScheduleToStartTimeout: '4s',
     shutdownForceTime: `${(opts.shutdownGraceSeconds ?? 10) + 20}s`,
     ...(opts.identity ? { identity: opts.identity } : {}),
-    ...(Object.keys(config.faultActivityDelays).length > 0
-      ? { interceptors: { activity: [() => ({ inbound: new DelayActivityStart(config.faultActivityDelays) })] } }
-      : {}),
+    interceptors: {
+      activity: [
+        () => ({ inbound: new ActivityEventLog() }),
+        ...(Object.keys(config.faultActivityDelays).length > 0 ? [() => ({ inbound: new DelayActivityStart(config.faultActivityDelays) })] : []),
+      ],
+    },
   });
 }
 

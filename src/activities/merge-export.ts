@@ -1,6 +1,7 @@
 // merge and export: pure domain functions wrapped in file reads and atomic writes.
 import path from 'node:path';
 import { FORMAT_EXTENSIONS, renderExport, renderOptions, type SubtitleOptions } from '../domain/formats';
+import { isoLanguage } from '../domain/languages';
 import { mergeTranscript } from '../domain/merge';
 import { withNames } from '../domain/speakers';
 import type { ExportFormat } from '../domain/stages';
@@ -41,7 +42,8 @@ export function makeMergeExportActivities(deps: { store: ArtifactStore }) {
       const merged = mergeTranscript({
         source: input.source,
         duration: transcript.duration,
-        language: transcript.language,
+        // ISO-639-1 like the CLI's --language, whatever the provider called it ("english").
+        language: isoLanguage(transcript.language),
         turns: diarization.turns,
         words: transcript.words,
       });

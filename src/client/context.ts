@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../config';
 import { connectWorker, createWorker, makeVoiceprint, type LocalEngineEndpoint } from '../worker';
+import { formatLogEntry } from '../worker-log';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
 import { ensureDevServer, isServing, uiPortFor } from './dev-server';
 import { UsageError } from './errors';
@@ -100,8 +101,8 @@ export function installQuietRuntime(dataDir: string): void {
   const file = path.join(dir, 'worker.log');
   Runtime.install({
     logger: new DefaultLogger('INFO', (entry) => {
-      const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${safeJson(entry.meta)}` : '';
-      appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
+      const line = formatLogEntry(entry, 'text');
+      if (line) appendFileSync(file, `${line}\n`);
     }),
     // The SDK core's own lines (e.g. "Activity not found on completion" after a cancel) go to
     // the same file: printed to the console they would break into the CLI's output.
@@ -109,13 +110,6 @@ export function installQuietRuntime(dataDir: string): void {
   });
 }
 
-function safeJson(v: unknown): string {
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
-}
 
 /** Seconds the in-process worker's activities get to finish when `speech run` stops. */
 export const IN_PROCESS_GRACE_SECONDS = 5;

@@ -2,8 +2,26 @@
 import type { ProgressSnapshot } from '../domain/pipeline';
 import { STAGES } from '../domain/stages';
 
+/**
+ * The CLI's JSON has one style: snake_case keys (the state record's, the original tool's).
+ * Objects built from camelCase types (a run's progress, a server's info) are converted on the
+ * way out; keys that are data rather than names (stage names, speaker labels) are left as
+ * they are, since they hold no lower-to-upper case step.
+ */
+export function snakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [/^[a-z][A-Za-z0-9]*$/.test(k) ? k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase() : k, snakeKeys(v)]));
+}
+
+/** One JSON document (a command's whole answer), snake_case. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(snakeKeys(value), null, 2)}\n`);
+}
+
+/** One JSON event on one line (`speech watch --json`), snake_case. */
+export function printJsonLine(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(snakeKeys(value))}\n`);
 }
 
 export function seconds(ms: number | null | undefined): string {

@@ -17,6 +17,17 @@ describe('CLI messages', () => {
     assert.deepEqual(zodProblems(new z.ZodError([{ code: 'custom', path: ['formats'], message: 'name at least one format', input: '' }])), ['--formats: name at least one format']);
   });
 
+  it('refuses a language code no model knows before anything starts (--language xx)', () => {
+    let problems: string[] = [];
+    try {
+      parseRunFlags({ language: 'xx' });
+    } catch (err) {
+      problems = zodProblems(err as z.ZodError);
+    }
+    assert.deepEqual(problems, ['--language: "xx" is not a language the transcription models know; use an ISO-639-1 code such as en, de, fr, es, ja']);
+    assert.equal(parseRunFlags({ language: 'DE' }).language, 'de');
+  });
+
   it('keeps list notes to one short line', () => {
     const long = `Transcription failed: ${'the provider said no. '.repeat(10)}`;
     const shown = truncate(long, 60);

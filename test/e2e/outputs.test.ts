@@ -125,6 +125,17 @@ describe('outputs people can ship (CLI)', function () {
       assert.equal(st.code, 0, `${ref}: ${st.stdout}${st.stderr}`);
       assert.ok(st.stdout.includes(id), ref);
     }
+    // One JSON style: snake_case keys in every document; watch --json gives one line per event.
+    const camel = (v: unknown): string[] =>
+      Array.isArray(v) ? v.flatMap(camel) : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => [...(/^[a-z]+[A-Z]/.test(k) ? [k] : []), ...camel(x)]) : [];
+    for (const args of [['status', id, '--json'], ['show', id, '--json'], ['list', '--json'], ['server', 'status', '--json']]) {
+      const doc = JSON.parse((await speech(args, { env, cwd: dir })).stdout) as unknown;
+      assert.deepEqual(camel(doc), [], args.join(' '));
+    }
+    const watched = await speech(['watch', id, '--json'], { env, cwd: dir });
+    assert.equal(watched.code, 0, watched.stderr);
+    const events = watched.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; temporal_status?: string });
+    assert.deepEqual(events.map((e) => [e.event, e.temporal_status]), [['ended', 'COMPLETED']]);
     const listed = await speech(['speakers', id], { env, cwd: dir });
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /SPEAKER_00\s+-\s+\d\d:\d\d:\d\d\s+\d+ %/);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { loadConfig, type Config } from '../../config';
 import { Failure } from '../../domain/failures';
+import { LANGUAGE_CODES } from '../../domain/languages';
 import type { PipelineOptions } from '../../domain/options';
 import { DEFAULT_EXPORT_FORMATS, EXPORT_FORMATS, type ExportFormat } from '../../domain/stages';
 import { createHash } from 'node:crypto';
@@ -52,6 +53,7 @@ export const RunFlagsSchema = z
       .string()
       .regex(/^[a-z]{2,3}$/i, 'must be an ISO-639-1 code such as en, de, fr')
       .transform((s) => s.toLowerCase())
+      .refine((s) => LANGUAGE_CODES.has(s), { error: (i) => `"${String(i.input)}" is not a language the transcription models know; use an ISO-639-1 code such as en, de, fr, es, ja` })
       .optional(),
     speakers: positiveInt('--speakers').optional(),
     minSpeakers: positiveInt('--min-speakers').optional(),

@@ -5,7 +5,7 @@ import type { ProgressSnapshot } from '../../domain/pipeline';
 import { progressQuery } from '../../workflows/messages';
 import { openContext, webUiLink, type CliContext } from '../context';
 import { EXIT, UsageError } from '../errors';
-import { printJson, progressLine, stageLines } from '../output';
+import { printJson, printJsonLine, progressLine, stageLines } from '../output';
 import { readRecord } from '../records';
 import { diagnoseRun, sameProblem, type RunProblem } from '../run-health';
 
@@ -82,11 +82,11 @@ export async function watchCommand(id: string, flags: { json?: boolean; interval
       const s = await progressOf(ctx, id);
       if (!sameProblem(s.problem, problem)) {
         problem = s.problem;
-        if (flags.json) process.stdout.write(`${JSON.stringify({ workflow_id: id, problem })}\n`);
+        if (flags.json) printJsonLine({ event: 'problem', workflow_id: id, problem });
         else console.log(problem ? `${problem.message}\n  ${problem.hint}` : `${id}: a worker has picked the run up again.`);
       }
       if (s.status !== 'RUNNING') {
-        if (flags.json) printJson({ ok: s.status === 'COMPLETED', workflow_id: id, run_id: s.runId, temporal_status: s.status });
+        if (flags.json) printJsonLine({ event: 'ended', ok: s.status === 'COMPLETED', workflow_id: id, run_id: s.runId, temporal_status: s.status });
         else console.log(`${id}: ${s.status.toLowerCase()}`);
         return s.status === 'COMPLETED' ? EXIT.ok : EXIT.failed;
       }
@@ -94,7 +94,7 @@ export async function watchCommand(id: string, flags: { json?: boolean; interval
         const line = progressLine(s.progress);
         if (line !== last) {
           last = line;
-          if (flags.json) process.stdout.write(`${JSON.stringify({ workflow_id: id, progress: s.progress })}\n`);
+          if (flags.json) printJsonLine({ event: 'progress', workflow_id: id, progress: s.progress });
           else console.log(`${id}: ${line}`);
         }
       }
