@@ -12,6 +12,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import { startEmulators, type Emulators } from '../emulators';
 import { makeTwoSpeakerRecording } from '../helpers/audio';
 import { speech } from '../helpers/cli';
+import { assertCliJson } from '../helpers/cli-schema';
 import { embeddedCliEnv } from '../helpers/pipeline';
 
 const run = promisify(execFile);
@@ -115,6 +116,7 @@ describe('outputs people can ship (CLI)', function () {
     });
     const first = await speech(['run', rec.path, '--formats', 'json,srt,vtt,txt,md,rttm,docx', '--speakers', '2', '--json'], { env, cwd: dir });
     assert.equal(first.code, 0, first.stdout + first.stderr);
+    assertCliJson('run', JSON.parse(first.stdout));
     const id = (JSON.parse(first.stdout) as RunJson).runs[0]!.pipeline_id!;
     const outputs = (JSON.parse(first.stdout) as RunJson).runs[0]!.outputs;
     assert.equal(outputs.length, 7);
@@ -123,29 +125,35 @@ describe('outputs people can ship (CLI)', function () {
     for (const ref of [rec.path, 'last', id.slice(0, id.length - 6)]) {
       const st = await speech(['status', ref, '--json'], { env, cwd: dir });
       assert.equal(st.code, 0, `${ref}: ${st.stdout}${st.stderr}`);
+      assertCliJson('status', JSON.parse(st.stdout));
       assert.ok(st.stdout.includes(id), ref);
     }
     // One JSON style: snake_case keys in every document; watch --json gives one line per event.
     const camel = (v: unknown): string[] =>
       Array.isArray(v) ? v.flatMap(camel) : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => [...(/^[a-z]+[A-Z]/.test(k) ? [k] : []), ...camel(x)]) : [];
-    for (const args of [['status', id, '--json'], ['show', id, '--json'], ['list', '--json'], ['server', 'status', '--json']]) {
+    for (const args of [['status', id, '--json'], ['show', id, '--json'], ['list', '--json'], ['validate', id, '--json'], ['server', 'status', '--json']]) {
       const doc = JSON.parse((await speech(args, { env, cwd: dir })).stdout) as unknown;
       assert.deepEqual(camel(doc), [], args.join(' '));
+      if (args[0] !== 'server') assertCliJson(args[0]!, doc);
     }
     const watched = await speech(['watch', id, '--json'], { env, cwd: dir });
     assert.equal(watched.code, 0, watched.stderr);
     const events = watched.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; temporal_status?: string });
+    for (const e of events) assertCliJson('watch-event', e);
     assert.deepEqual(events.map((e) => [e.event, e.temporal_status]), [['ended', 'COMPLETED']]);
     const listed = await speech(['speakers', id], { env, cwd: dir });
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /SPEAKER_00\s+-\s+\d\d:\d\d:\d\d\s+\d+ %/);
     assert.match(listed.stdout, /SPEAKER_01/);
     const speakersJson = JSON.parse((await speech(['speakers', id, '--json'], { env, cwd: dir })).stdout) as { speakers: { label: string; talk_seconds: number; listen_at: number[]; first_words: string }[] };
+    assertCliJson('speakers', speakersJson);
     assert.equal(speakersJson.speakers.length, 2);
     assert.ok(speakersJson.speakers.every((s) => s.talk_seconds > 0 && s.listen_at.length > 0 && s.first_words.length > 0));
 
     const bad = await speech(['rename', id, 'SPEAKER_07=Zed', 'SPEAKER_00'], { env, cwd: dir });
     assert.equal(bad.code, 1);
+    const badJson = await speech(['rename', id, 'SPEAKER_07=Zed', '--json'], { env, cwd: dir });
+    assertCliJson('error', JSON.parse(badJson.stdout));
     assert.match(bad.stderr, /"SPEAKER_07" is not a speaker of this run/);
     assert.match(bad.stderr, /"SPEAKER_00" is not LABEL=Name/);
 
@@ -177,8 +185,9 @@ describe('outputs people can ship (CLI)', function () {
 
     // A later export (other layout, other folder) keeps the names.
     const out = path.join(dir, 'names-export');
-    const exported = await speech(['export', id, '--formats', 'srt', '--out', out, '--speaker-labels', 'prefix', '--max-line-chars', '32'], { env, cwd: dir });
+    const exported = await speech(['export', id, '--formats', 'srt', '--out', out, '--speaker-labels', 'prefix', '--max-line-chars', '32', '--json'], { env, cwd: dir });
     assert.equal(exported.code, 0, exported.stdout + exported.stderr);
+    assertCliJson('export-formats', JSON.parse(exported.stdout));
     const srt = await readFile(path.join(out, 'names.srt'), 'utf8');
     assert.match(srt, /^Alice: /m);
     assert.ok(srt.split('\n').every((l) => l.length <= 32 || l.includes('-->')), srt);
@@ -202,8 +211,9 @@ describe('outputs people can ship (CLI)', function () {
     });
 
     // Taking a name back shows the label again.
-    const back = await speech(['rename', id, 'SPEAKER_01='], { env, cwd: dir });
+    const back = await speech(['rename', id, 'SPEAKER_01=', '--json'], { env, cwd: dir });
     assert.equal(back.code, 0, back.stdout + back.stderr);
+    assertCliJson('rename', JSON.parse(back.stdout));
     assert.match(await readFile(byExt('txt'), 'utf8'), /\] SPEAKER_01: /);
   });
 
@@ -245,6 +255,7 @@ describe('outputs people can ship (CLI)', function () {
     assert.ok(!events.includes(voice.voiceprint.slice(0, 40)), 'no voiceprint in the history');
     assert.ok(!(await readFile(path.join(dir, 'record.json'), 'utf8')).includes(voice.voiceprint.slice(0, 40)));
 
+    assertCliJson('voices-list', JSON.parse((await speech(['voices', 'list', '--json'], { env, cwd: dir })).stdout));
     const removed = await speech(['voices', 'remove', 'Ann'], { env, cwd: dir });
     assert.equal(removed.code, 0, removed.stderr);
     assert.match((await speech(['voices', 'list'], { env, cwd: dir })).stdout, /No voice is enrolled/);
