@@ -33,7 +33,9 @@ export async function resolveRunRef(dataDir: string, ref: string): Promise<strin
 
   if (ref.includes('/') || ref.includes('\\') || (await isFile(ref))) {
     const abs = path.resolve(ref);
-    if (!(await isFile(abs))) throw new UsageError(`${ref}: no such file, and not a pipeline id`, 'Name a run by its id (`speech list`), a unique start of it, `last`, or its input file.');
+    if (!(await isFile(abs))) {
+      throw new UsageError(`"${ref}" is not a pipeline id (ids look like speech-interview-1a2b3c4d5e6f), and no file has that path`, 'Name a run by its id (`speech list`), a unique start of it, `last`, or its input file.');
+    }
     const byPath = usable.filter((e) => e.record.input_file === abs);
     if (byPath[0]) return byPath[0].id;
     const { sha256 } = await sha256File(abs);

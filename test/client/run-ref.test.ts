@@ -66,6 +66,6 @@ describe('naming a run: id, unique start, last, input file', () => {
     const fresh = path.join(dir, 'fresh.wav');
     await writeFile(fresh, 'never run');
     await assert.rejects(resolveRunRef(dataDir, fresh), /no run of .*fresh\.wav yet/);
-    await assert.rejects(resolveRunRef(dataDir, './nope/missing.wav'), /no such file, and not a pipeline id/);
+    await assert.rejects(resolveRunRef(dataDir, './nope/missing.wav'), /"\.\/nope\/missing\.wav" is not a pipeline id .*and no file has that path/);
   });
 });

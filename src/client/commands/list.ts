@@ -194,7 +194,8 @@ export async function listCommand(rawFlags: Record<string, unknown>, filter: { i
       r.input_file ? path.basename(r.input_file) : '-',
       r.audio_seconds !== null ? formatClock(r.audio_seconds) : '-',
       shortTime(r.updated_at),
-      truncate(r.problem ?? [r.note, r.status !== 'completed' ? r.error : null].filter(Boolean).join('; '), NOTE_WIDTH),
+      // The row names the run: a broken record's note starts with what is wrong, not its path.
+      truncate(r.problem ? r.problem.replace(/^\S*_state\.json:? /, 'record ') : [r.note, r.status !== 'completed' ? r.error : null].filter(Boolean).join('; '), NOTE_WIDTH),
     ]),
   ).split('\n');
   if (!flags.detailed) {
