@@ -119,4 +119,20 @@ describe('`speech run` in a terminal: live progress and Ctrl-C (tmux)', function
     assert.match(done, /progress\.wav \[█+\] 100% · done/);
     for (const stage of ['audio_conversion', 'diarization', 'transcription', 'merge', 'export']) assert.match(done, new RegExp(`${stage} +completed in `), stage);
   });
+
+  it('shows no SDK log lines when the run is cancelled from elsewhere while attached', async () => {
+    const rec = await makeTwoSpeakerRecording({ dir, name: 'cancelled', turns: [{ speaker: 'A', text: 'This run is cancelled from another terminal.' }, { speaker: 'B', text: 'The attached one should say so plainly.' }] });
+    const socket = await runInTerminal('cancelled', rec.path);
+    const started = await screenUntil(socket, /speech-cancelled-[0-9a-f]{12}: started/, 60_000);
+    const id = /(speech-cancelled-[0-9a-f]{12})/.exec(started)![1]!;
+    await screenUntil(socket, /transcription +running/, 30_000);
+    const cancel = await speech(['cancel', id], { env, cwd: dir });
+    assert.equal(cancel.code, 0, cancel.stdout + cancel.stderr);
+    const screen = await screenUntil(socket, /EXIT=\d+/, 30_000);
+    assert.match(screen, new RegExp(`${id}: cancelled`));
+    assert.match(screen, /EXIT=2/);
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = tmux(socket, 'capture-pane', '-p', '-J', '-S', '-200', '-t', 'run');
+    assert.doesNotMatch(after, /temporalio_sdk_core|Activity not found on completion|WARN/, after);
+  });
 });
