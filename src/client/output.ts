@@ -67,6 +67,12 @@ export function stageLines(p: ProgressSnapshot): string[] {
 /** Lines for what changed between two progress snapshots: stage transitions and chunk counts. */
 export function stageChanges(before: ProgressSnapshot | null, now: ProgressSnapshot): string[] {
   const lines: string[] = [];
+  // Chunks first: in a snapshot where the last chunk and the stage finished, the count comes
+  // before the stage's completion, as it happened.
+  const c = now.chunks;
+  if (c.total > 1 && (before?.chunks.done !== c.done || before?.chunks.total !== c.total)) {
+    lines.push(`  ${'transcription'.padEnd(17)} chunks ${c.done}/${c.total} (${now.percent}%)`);
+  }
   for (const s of STAGES) {
     const was = before?.stages[s];
     const st = now.stages[s];
@@ -74,10 +80,6 @@ export function stageChanges(before: ProgressSnapshot | null, now: ProgressSnaps
     if (!was && st.status === 'pending') continue;
     const took = st.status === 'completed' && st.durationMs !== null ? ` in ${seconds(st.durationMs)}` : '';
     lines.push(`  ${s.padEnd(17)} ${st.status}${st.reused ? ' (reused from an earlier run)' : took}`);
-  }
-  const c = now.chunks;
-  if (c.total > 1 && (before?.chunks.done !== c.done || before?.chunks.total !== c.total)) {
-    lines.push(`  ${'transcription'.padEnd(17)} chunks ${c.done}/${c.total} (${now.percent}%)`);
   }
   return lines;
 }
