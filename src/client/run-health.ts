@@ -25,38 +25,31 @@ function ms(t: { seconds?: unknown; nanos?: number | null } | null | undefined):
   return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 }
 
-async function lastPoll(ctx: CliContext, taskQueue: string): Promise<number | null> {
-  let latest: number | null = null;
+/** Every poller of the task queue (workflow and activity pollers) with when it last polled. */
+async function pollersOf(ctx: CliContext, taskQueue: string): Promise<{ identity: string; at: number | null }[]> {
+  const all: { identity: string; at: number | null }[] = [];
   for (const taskQueueType of [temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]) {
     const res = await ctx.client.workflowService.describeTaskQueue({
       namespace: ctx.config.temporal.namespace,
       taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       taskQueueType,
     });
-    for (const p of res.pollers ?? []) {
-      const t = ms(p.lastAccessTime);
-      if (t !== null && (latest === null || t > latest)) latest = t;
-    }
+    for (const p of res.pollers ?? []) all.push({ identity: p.identity ?? '', at: ms(p.lastAccessTime) });
   }
+  return all;
+}
+
+async function lastPoll(ctx: CliContext, taskQueue: string): Promise<number | null> {
+  let latest: number | null = null;
+  for (const p of await pollersOf(ctx, taskQueue)) if (p.at !== null && (latest === null || p.at > latest)) latest = p.at;
   return latest;
 }
 
 /** Identities of the workers that polled the task queue recently, but for `except` (this process's own). */
 export async function livePollers(ctx: CliContext, taskQueue: string, except: string | null = null): Promise<string[]> {
-  const seen = new Set<string>();
   const now = Date.now();
-  for (const taskQueueType of [temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]) {
-    const res = await ctx.client.workflowService.describeTaskQueue({
-      namespace: ctx.config.temporal.namespace,
-      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      taskQueueType,
-    });
-    for (const p of res.pollers ?? []) {
-      const t = ms(p.lastAccessTime);
-      if (p.identity && p.identity !== except && t !== null && now - t < POLLER_FRESH_MS) seen.add(p.identity);
-    }
-  }
-  return [...seen].sort();
+  const live = (await pollersOf(ctx, taskQueue)).filter((p) => p.identity !== '' && p.identity !== except && p.at !== null && now - p.at < POLLER_FRESH_MS);
+  return [...new Set(live.map((p) => p.identity))].sort();
 }
 
 /** The problem holding a running run, or null when it is healthy (or not running). */
