@@ -263,7 +263,7 @@ const EXAMPLES: Record<string, string[]> = {
   rename: ['speech rename speech-interview-1a2b3c4d5e6f SPEAKER_00=Alice "SPEAKER_01=Bob Smith"', 'speech rename speech-interview-1a2b3c4d5e6f SPEAKER_01=   # take the name back'],
   voices: ['speech voices add "Alice" alice-clip.wav   # 2-30 s of Alice alone', 'speech voices list', 'speech voices remove "Alice"'],
   delete: ['speech delete speech-interview-1a2b3c4d5e6f', 'speech delete speech-interview-1a2b3c4d5e6f --force --include-outputs'],
-  completion: ['source <(speech completion bash)          # in ~/.bashrc', 'speech completion zsh > "${fpath[1]}/_speech"', 'speech completion fish > ~/.config/fish/completions/speech.fish'],
+  completion: ['speech completion bash > ~/.local/share/bash-completion/completions/speech', 'speech completion zsh > "${fpath[1]}/_speech"', 'speech completion fish > ~/.config/fish/completions/speech.fish', 'source <(speech completion bash)          # for this shell only'],
 };
 
 const MAIN_HELP = `
