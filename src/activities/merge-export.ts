@@ -1,14 +1,13 @@
 // merge and export: pure domain functions wrapped in file reads and atomic writes.
 import path from 'node:path';
-import { FORMAT_EXTENSIONS, renderExport, renderOptions, type SubtitleOptions } from '../domain/formats';
+import type { SubtitleOptions } from '../domain/formats';
 import { isoLanguage } from '../domain/languages';
 import { mergeTranscript } from '../domain/merge';
-import { withNames } from '../domain/speakers';
 import type { ExportFormat } from '../domain/stages';
-import type { ArtifactRef, MergedTranscript, Transcript } from '../domain/types';
+import type { ArtifactRef, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
-import { readOutputLedger, recordOutputs, writeOutput } from '../providers/output-files';
-import { readSpeakerNames, writeExportSettings } from '../providers/speaker-names';
+import { writeExports } from '../providers/output-files';
+import { writeExportSettings } from '../providers/speaker-names';
 import type { DiarizationResult } from './diarize';
 import { atBoundary } from './boundary';
 
@@ -55,25 +54,10 @@ export function makeMergeExportActivities(deps: { store: ArtifactStore }) {
 
   async function exportTranscript(input: ExportInput): Promise<ArtifactRef[]> {
     return atBoundary(async () => {
-      // merged.json sits in the run's interim folder, beside the names and the output ledger.
-      const interimDir = path.dirname(input.merged.path);
-      const [stored, names, owned] = await Promise.all([deps.store.readJson<MergedTranscript>(input.merged), readSpeakerNames(interimDir), readOutputLedger(interimDir)]);
-      const merged = withNames(stored, names);
-      const options = renderOptions(input.render);
+      // merged.json sits in the run's interim folder, beside its names, ledger and export settings.
       // What `speech rename` and `speech export` render with later, so the run's exports keep their layout.
-      await writeExportSettings(deps.store, interimDir, { render: input.render ?? {}, output_dir: input.outputDir, base_name: input.baseName, formats: input.formats });
-      const refs: ArtifactRef[] = [];
-      try {
-        for (const format of input.formats) {
-          const file = path.join(input.outputDir, `${input.baseName}.${FORMAT_EXTENSIONS[format]}`);
-          const ref = await writeOutput(deps.store, file, await renderExport(format, merged, options), { owned, overwrite: input.overwrite ?? false });
-          refs.push({ ...ref, metadata: { format } });
-        }
-      } finally {
-        // Even a half-done export records what it wrote, so its retry may replace those files.
-        if (refs.length > 0) await recordOutputs(deps.store, interimDir, refs);
-      }
-      return refs;
+      await writeExportSettings(deps.store, path.dirname(input.merged.path), { render: input.render ?? {}, output_dir: input.outputDir, base_name: input.baseName, formats: input.formats });
+      return writeExports(deps.store, { merged: input.merged, formats: input.formats, outDir: input.outputDir, baseName: input.baseName, render: input.render, overwrite: input.overwrite ?? false });
     });
   }
 

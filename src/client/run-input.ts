@@ -24,7 +24,7 @@ export async function preparePipelineInput(
     overwrite?: boolean;
     identify?: SpeechPipelineInput['identify'];
   },
-): Promise<{ input: SpeechPipelineInput; ident: InputIdentity; baseName: string }> {
+): Promise<{ input: SpeechPipelineInput; ident: InputIdentity }> {
   const ident = await identifyInput(file, opts.options);
   const paths = dataPaths(config.dataDir, ident.pipelineId);
   const input: SpeechPipelineInput = {
@@ -49,7 +49,7 @@ export async function preparePipelineInput(
     overwrite: opts.overwrite ?? false,
     ...(opts.identify ? { identify: opts.identify } : {}),
   };
-  return { input, ident, baseName: input.outputBaseName! };
+  return { input, ident };
 }
 
 function speakerHint(o: PipelineOptions): string {

@@ -7,10 +7,14 @@ import { createHash } from 'node:crypto';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
-import type { ArtifactRef } from '../domain/types';
+import { FORMAT_EXTENSIONS, renderExport, renderOptions, type SubtitleOptions } from '../domain/formats';
+import { withNames } from '../domain/speakers';
+import type { ExportFormat } from '../domain/stages';
+import type { ArtifactRef, MergedTranscript } from '../domain/types';
 import type { ArtifactStore } from './artifact-store';
 import { sha256File } from './artifact-store';
 import { ProviderError } from './errors';
+import { readSpeakerNames } from './speaker-names';
 
 export const OUTPUT_LEDGER = 'outputs.json';
 
@@ -100,4 +104,42 @@ export async function writeOutput(store: ArtifactStore, file: string, data: stri
     await unlink(tmp).catch(() => undefined);
   }
   return ref;
+}
+
+export interface ExportRequest {
+  /** The run's stored merge result; its folder holds the run's speaker names and output ledger. */
+  merged: ArtifactRef;
+  formats: ExportFormat[];
+  outDir: string;
+  /** Files are `<baseName>.<ext>`. */
+  baseName: string;
+  render?: { subtitles?: Partial<SubtitleOptions> } | undefined;
+  overwrite: boolean;
+  /** Files the run is known to have written besides its ledger (a state record's outputs, for runs of earlier releases). */
+  alsoOwned?: ArtifactRef[] | undefined;
+}
+
+/**
+ * Renders a run's exports from its merge result, with the names given to its speakers, and
+ * writes them without replacing what the run may not replace. What was written is added to the
+ * run's ledger even when a later format fails, so a retry may replace those files. Used by the
+ * export activity and by every re-rendering in the CLI (`speech export`, `rename`, `run`).
+ */
+export async function writeExports(store: ArtifactStore, req: ExportRequest): Promise<ArtifactRef[]> {
+  const interimDir = path.dirname(req.merged.path);
+  const [stored, names, owned] = await Promise.all([store.readJson<MergedTranscript>(req.merged), readSpeakerNames(interimDir), readOutputLedger(interimDir)]);
+  for (const r of req.alsoOwned ?? []) if (!owned.has(r.path)) owned.set(r.path, r.sha256);
+  const merged = withNames(stored, names);
+  const options = renderOptions(req.render);
+  const refs: ArtifactRef[] = [];
+  try {
+    for (const format of req.formats) {
+      const file = path.join(req.outDir, `${req.baseName}.${FORMAT_EXTENSIONS[format]}`);
+      const ref = await writeOutput(store, file, await renderExport(format, merged, options), { owned, overwrite: req.overwrite });
+      refs.push({ ...ref, metadata: { format } });
+    }
+  } finally {
+    if (refs.length > 0) await recordOutputs(store, interimDir, refs);
+  }
+  return refs;
 }

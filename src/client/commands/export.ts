@@ -11,6 +11,7 @@ import { createFsArtifactStore } from '../../providers/artifact-store';
 import { EXIT, UsageError } from '../errors';
 import { humanBytes, printJson } from '../output';
 import { checkId, explainFsError, requireRecord } from '../records';
+import { plainBaseName } from '../output-names';
 import { reexport } from '../reexport';
 import { RenderFlagsShape, subtitleRequest, type RenderFlags } from '../render-flags';
 import { readExportSettings } from '../../providers/speaker-names';
@@ -105,8 +106,7 @@ async function exportFormats(id: string, formats: ExportFormat[], out: string | 
   // The run's own layout and output name, with what this command's flags change on top.
   const settings = await readExportSettings(path.dirname(merge.output_file));
   const outDir = path.resolve(out ?? record.output_dir ?? dataPaths(config.dataDir, id).outputDir);
-  const name = path.basename(record.input_file);
-  const baseName = settings?.base_name ?? (name.lastIndexOf('.') > 0 ? name.slice(0, name.lastIndexOf('.')) : name);
+  const baseName = settings?.base_name ?? plainBaseName(record.input_file);
   const render = { subtitles: { ...(settings?.render.subtitles ?? {}), ...subtitleRequest(layout) } };
   const recorded = record.checkpoints.find((c) => c.stage === 'export')?.outputs ?? [];
   let refs;

@@ -14,7 +14,7 @@ import { DEFAULT_EXPORT_FORMATS, EXPORT_FORMATS, type ExportFormat } from '../..
 import { createHash } from 'node:crypto';
 import { voicesDir, voiceSpace } from '../../config';
 import { checkOutput, readOutputLedger, recordOutputs } from '../../providers/output-files';
-import { listVoices } from '../../providers/voices';
+import { voiceprintsFor } from '../../providers/voices';
 import { FORMAT_EXTENSIONS } from '../../domain/formats';
 import { planOutputNames } from '../output-names';
 import { loadRecordFile } from '../records';
@@ -179,19 +179,16 @@ function identifyThreshold(flags: RunFlags, config: Config): number | null {
  * anything starts (no voices is the user's to fix, not a run to pay for).
  */
 async function identifyVoices(config: Config): Promise<string> {
-  const dir = voicesDir(config.dataDir);
   const space = voiceSpace(config);
-  const { voices } = await listVoices(dir);
-  const usable = voices.filter((v) => v.space === space);
-  if (usable.length === 0) {
-    const other = voices.length - usable.length;
+  const { voiceprints, otherSpaces } = await voiceprintsFor(voicesDir(config.dataDir), space);
+  if (voiceprints.length === 0) {
     throw new UsageError(
-      `--identify: no voice is enrolled for this diarizer (${space})${other > 0 ? `; the ${other} enrolled voice(s) were made by another provider` : ''}`,
+      `--identify: no voice is enrolled for this diarizer (${space})${otherSpaces > 0 ? `; the ${otherSpaces} enrolled voice(s) were made by another provider` : ''}`,
       'Enrol each known voice first: speech voices add "Alice" alice-clip.wav   (a clip of 2–30 s with only that voice)',
     );
   }
   const digest = createHash('sha256');
-  for (const v of usable) digest.update(`${v.name}\0${v.voiceprint}\0`);
+  for (const v of voiceprints) digest.update(`${v.label}\0${v.voiceprint}\0`);
   return digest.digest('hex').slice(0, 16);
 }
 
@@ -376,7 +373,7 @@ async function runOne(
     outputBaseName: env.baseName,
     render,
     overwrite: flags.overwrite,
-    identify: env.identifyDigest !== null ? { voicesDir: voicesDir(config.dataDir), threshold: identifyThreshold(flags, config) } : null,
+    identify: options.identify ? { voicesDir: voicesDir(config.dataDir), threshold: options.identify.threshold } : null,
   });
   const baseName = env.baseName;
   const id = ident.pipelineId;
