@@ -101,10 +101,10 @@ const rails = {
       message: "The client may import workflow code as types only; values it needs (queries, search attributes) come from src/workflows/messages.",
     },
     {
-      regex: `^${up(d + 1)}providers(?:/(?!(?:ffmpeg|artifact-store|errors|interfaces|output-files|speaker-names|voices)(?:\\.[jt]s)?$).*|$)`,
+      regex: `^${up(d + 1)}providers(?:/(?!(?:ffmpeg|artifact-store|errors|interfaces|output-files|speaker-names|stage-cache|voices|wav)(?:\\.[jt]s)?$).*|$)`,
       allowTypeImports: true,
       message:
-        'The client may use only the providers it needs to probe and hash inputs and read or write files on disk (ffmpeg, artifact-store, errors, interfaces, output-files, speaker-names, voices); transcription, diarization and HTTP plumbing are worker internals.',
+        'The client may use only the providers it needs to probe and hash inputs and read or write files on disk (ffmpeg, artifact-store, errors, interfaces, output-files, speaker-names, stage-cache, voices, wav); transcription, diarization and HTTP plumbing are worker internals.',
     },
     ...(seam
       ? []

@@ -35,6 +35,7 @@ const EnvSchema = z.object({
   PYANNOTE_BASE_URL: url('PYANNOTE_BASE_URL'),
   PYANNOTE_MODEL: z.enum(['precision-2', 'community-1']).default('precision-2'),
   PYANNOTE_POLL_SECONDS: z.coerce.number().positive().max(60).default(5),
+  PRICES_FILE: optionalString,
   FFMPEG_PATH: optionalString,
   FFPROBE_PATH: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -90,6 +91,8 @@ export interface Config {
   previousTextPrompt: boolean;
   /** Fault injection for durability drills: activity name → milliseconds to hold it before it runs. */
   faultActivityDelays: Record<string, number>;
+  /** A JSON price table laid over the shipped one (domain/usage.ts), for cost estimates. */
+  pricesFile: string | undefined;
   /** Where each stage runs: a cloud provider, or the local engine (engine/). */
   providers: { transcription: 'openai' | 'local'; diarization: 'pyannote' | 'local' };
   local: {
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.LOCAL_ENGINE_PORT,
       python: e.LOCAL_ENGINE_PYTHON ?? path.resolve(__dirname, '..', 'engine', '.venv', 'bin', 'python'),
     },
+    pricesFile: e.PRICES_FILE,
     faultActivityDelays: Object.fromEntries(
       (e.FAULT_ACTIVITY_DELAYS ?? '')
         .split(',')
@@ -201,4 +205,18 @@ export function voicesDir(dataDir: string): string {
  */
 export function voiceSpace(config: Pick<Config, 'providers' | 'pyannote'>): string {
   return config.providers.diarization === 'local' ? 'local-engine' : `pyannote:${config.pyannote.baseUrl.replace(/\/+$/, '')}`;
+}
+
+/** OpenAI's API, when OPENAI_BASE_URL does not name another server. */
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+/** Who answers each stage under this configuration (cache keys, usage); never a key. */
+export function serviceIds(config: Config): { transcription: { provider: string; endpoint: string }; diarization: { provider: string; endpoint: string; model: string } } {
+  return {
+    transcription: config.providers.transcription === 'local' ? { provider: 'local', endpoint: '' } : { provider: 'openai', endpoint: config.openai.baseUrl ?? OPENAI_DEFAULT_BASE_URL },
+    diarization:
+      config.providers.diarization === 'local'
+        ? { provider: 'local', endpoint: '', model: 'local' }
+        : { provider: 'pyannote', endpoint: config.pyannote.baseUrl, model: config.pyannote.model },
+  };
 }

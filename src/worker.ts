@@ -6,7 +6,7 @@ import { NativeConnection, Worker, type ActivityExecuteInput, type ActivityInbou
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createActivities } from './activities';
-import { voiceSpace, type Config } from './config';
+import { serviceIds, voiceSpace, type Config } from './config';
 import { Failure } from './domain/failures';
 import { ProviderError } from './providers/errors';
 import { createFsArtifactStore } from './providers/artifact-store';
@@ -14,6 +14,7 @@ import { createFfmpegProcessor } from './providers/ffmpeg';
 import { createOpenAITranscriber } from './providers/openai-transcriber';
 import { createPyannoteDiarizer } from './providers/pyannote-diarizer';
 import { limitDiarizer, limitTranscriber } from './providers/limit';
+import { cacheDirOf, createStageCache } from './providers/stage-cache';
 import { missingEngine, missingKey } from './activities/boundary';
 import { ActivityEventLog } from './worker-log';
 import type { Diarizer, Transcriber } from './providers/interfaces';
@@ -33,9 +34,12 @@ const LOCAL_ENGINE_KEY = 'local-engine';
 export function activitiesFromConfig(config: Config, engine?: LocalEngineEndpoint | null) {
   let transcriber: Transcriber | undefined;
   const localTranscription = config.providers.transcription === 'local';
+  const store = createFsArtifactStore();
   return createActivities({
     media: createFfmpegProcessor({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath }),
-    store: createFsArtifactStore(),
+    store,
+    cache: createStageCache(cacheDirOf(config.dataDir), store),
+    services: serviceIds(config),
     transcriber: () => {
       if (localTranscription) {
         if (!engine) throw missingEngine('transcription');

@@ -2,24 +2,27 @@
 import { Context } from '@temporalio/activity';
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { CONVERSION_SETTINGS, SILENCE_DETECTION } from '../domain/conversion';
 import { Failure } from '../domain/failures';
 import type { ArtifactRef } from '../domain/types';
 import { sha256File, type ArtifactStore } from '../providers/artifact-store';
 import type { MediaProcessor, ProbeResult } from '../providers/interfaces';
+import { cacheKey, conversionKeyInputs, type StageCache } from '../providers/stage-cache';
 import { hashWavFindingSilences, readWavInfo } from '../providers/wav';
 import { atBoundary, failure } from './boundary';
 
-/** Silence below this level, for at least this long, is a place to cut chunks. */
-export const SILENCE_DETECTION = { noiseDb: -35, minSeconds: 0.3 } as const;
+export { SILENCE_DETECTION } from '../domain/conversion';
 export const SILENCES_FILE = 'silences.json';
 
 export interface ConvertAudioInput {
   inputFile: string;
   inputSha256: string;
   interimDir: string;
+  /** false: convert even when the same bytes were converted before (--force-restart). */
+  reuseCached?: boolean;
 }
 
-export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactStore }) {
+export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactStore; cache?: StageCache }) {
   return async function convertAudio(input: ConvertAudioInput): Promise<ArtifactRef> {
     return atBoundary(async (beat) => {
       const { inputFile } = input;
@@ -43,6 +46,19 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
 
       await mkdir(input.interimDir, { recursive: true });
       const output = path.join(input.interimDir, 'converted.wav');
+      const silencesFile = path.join(input.interimDir, SILENCES_FILE);
+      const pipelineId = path.basename(input.interimDir);
+      const key = cacheKey('audio_conversion', conversionKeyInputs(input.inputSha256, CONVERSION_SETTINGS));
+      // The same bytes were converted before (under any name, by any run): take that audio,
+      // once the input is known to still be those bytes.
+      if (deps.cache && input.reuseCached !== false && (await deps.cache.peek('audio_conversion', key))) {
+        await checkUnchanged();
+        const hit = await deps.cache.take('audio_conversion', key, pipelineId, { audio: output, silences: silencesFile });
+        if (hit?.files.audio && hit.files.silences) {
+          await deps.cache.put('audio_conversion', key, {}, { pipelineId, files: hit.files });
+          return { ...hit.files.audio, metadata: { ...hit.files.audio.metadata, reused_from: hit.computedBy } };
+        }
+      }
       const tmp = deps.store.tempPathFor(output);
       await removeStaleTemporaryFiles(input.interimDir, 'converted.wav');
       // Probe and conversion run side by side: what the probe finds wrong (no audio, a cut-off
@@ -94,8 +110,8 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
         }
         await deps.store.commit(tmp, output);
         const ref: ArtifactRef = { path: output, sha256, bytes };
-        await deps.store.writeJson(path.join(input.interimDir, SILENCES_FILE), { audio_sha256: ref.sha256, ...SILENCE_DETECTION, silences });
-        return {
+        const silencesRef = await deps.store.writeJson(silencesFile, { audio_sha256: ref.sha256, ...SILENCE_DETECTION, silences });
+        const result: ArtifactRef = {
           ...ref,
           metadata: {
             duration_s: Math.round(wav.durationSeconds * 1000) / 1000,
@@ -109,6 +125,8 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
             silences: silences.length,
           },
         };
+        await deps.cache?.put('audio_conversion', key, conversionKeyInputs(input.inputSha256, CONVERSION_SETTINGS), { pipelineId, files: { audio: result, silences: silencesRef } });
+        return result;
       } finally {
         signal.removeEventListener('abort', stopConversion);
         await unlink(tmp).catch(() => undefined);

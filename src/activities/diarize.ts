@@ -9,7 +9,8 @@ import type { SpeakerMatch, SpeakerTurn, ArtifactRef } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
 import { ProviderError } from '../providers/errors';
 import type { DiarizationHints, Diarizer, IdentifyOptions } from '../providers/interfaces';
-import { MAX_VOICEPRINTS, voiceprintsFor } from '../providers/voices';
+import { cacheKey, diarizationKeyInputs, type ServiceId, type StageCache } from '../providers/stage-cache';
+import { MAX_VOICEPRINTS, voiceprintsDigest, voiceprintsFor } from '../providers/voices';
 import { atBoundary, failure } from './boundary';
 
 export interface DiarizeAudioInput {
@@ -23,6 +24,8 @@ export interface DiarizeAudioInput {
    * worker, so they never enter the workflow's history.
    */
   identify?: { voicesDir: string; threshold: number | null } | null;
+  /** false: diarize even when the same diarization was made before (--force-restart). */
+  reuseCached?: boolean;
 }
 
 /** What a retry needs to pick up where the last attempt stopped. */
@@ -32,6 +35,8 @@ export interface DiarizeProgress {
   audioSha256: string;
   polls: number;
   jobStatus?: string;
+  /** Jobs submitted for this audio so far, by every attempt (each one is billed). */
+  jobs?: number;
 }
 
 export interface DiarizationResult {
@@ -42,7 +47,15 @@ export interface DiarizationResult {
   matches?: SpeakerMatch[];
 }
 
-export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: ArtifactStore; pollIntervalMs: number; voiceSpace: string }) {
+export function makeDiarizeAudio(deps: {
+  diarizer: () => Diarizer;
+  store: ArtifactStore;
+  pollIntervalMs: number;
+  voiceSpace: string;
+  cache?: StageCache;
+  /** Who diarizes, with which model: part of the cache key, and what the usage is billed by. */
+  service?: ServiceId & { model: string };
+}) {
   return async function diarizeAudio(input: DiarizeAudioInput): Promise<ArtifactRef> {
     return atBoundary(async (heartbeat) => {
       const ctx = Context.current();
@@ -54,11 +67,31 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
       // The heartbeat may be older than the submission (heartbeats are throttled); the job file,
       // written right after the job was accepted, covers that gap.
       const fromHeartbeat = ctx.info.heartbeatDetails as DiarizeProgress | undefined;
-      const previous = fromHeartbeat?.jobId ? fromHeartbeat : ((await readJobFile(jobFile)) ?? fromHeartbeat);
-      let jobId = previous && previous.audioSha256 === input.audio.sha256 ? previous.jobId : null;
+      // With --force-restart (reuseCached false) a job submitted by an earlier run is not taken:
+      // only this run's own attempts continue the job they paid for.
+      const runId = ctx.info.workflowExecution?.runId ?? '';
+      const fromFile = await readJobFile(jobFile);
+      const usableFile = fromFile && (input.reuseCached !== false || fromFile.runId === runId) ? fromFile : undefined;
+      const previous = fromHeartbeat?.jobId ? fromHeartbeat : (usableFile ?? fromHeartbeat);
+      const sameAudio = previous && previous.audioSha256 === input.audio.sha256;
+      let jobId = sameAudio ? previous.jobId : null;
+      let jobs = sameAudio ? (previous.jobs ?? (jobId ? 1 : 0)) : 0;
       let polls = previous?.polls ?? 0;
+      const service = deps.service ?? { provider: 'pyannote', endpoint: '', model: 'unknown' };
+      const keyInputs = diarizationKeyInputs({ audioSha256: input.audio.sha256, service, hints: input.hints, identify: identify ? { voicesSha256: voiceprintsDigest(identify.voiceprints), threshold: identify.threshold } : null });
+      const key = cacheKey('diarization', keyInputs);
+      const resultFile = path.join(input.interimDir, 'diarization.json');
+      // Nothing paid yet for this audio: the same diarization (same audio, provider, model,
+      // hints and voices) made by any run is taken instead.
+      if (!jobId && deps.cache && input.reuseCached !== false) {
+        const hit = await deps.cache.take('diarization', key, input.pipelineId, { result: resultFile });
+        if (hit?.files.result) {
+          await deps.cache.put('diarization', key, keyInputs, { pipelineId: input.pipelineId, files: hit.files });
+          return { ...hit.files.result, metadata: { ...hit.files.result.metadata, reused_from: hit.computedBy } };
+        }
+      }
       const beat = (phase: DiarizeProgress['phase'], jobStatus?: string) =>
-        heartbeat({ phase, jobId, audioSha256: input.audio.sha256, polls, ...(jobStatus ? { jobStatus } : {}) } satisfies DiarizeProgress);
+        heartbeat({ phase, jobId, audioSha256: input.audio.sha256, polls, jobs, ...(jobStatus ? { jobStatus } : {}) } satisfies DiarizeProgress);
 
       const submit = async () => {
         beat('uploading');
@@ -66,8 +99,9 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
         const url = await diarizer.upload(input.audio.path, mediaKey, signal);
         const job = await diarizer.submit(url, input.hints, signal, identify);
         jobId = job.jobId;
+        jobs += 1;
         // Durable before anything else can fail: this job is billed.
-        await deps.store.writeJson(jobFile, { jobId, audioSha256: input.audio.sha256, submittedAt: new Date().toISOString() });
+        await deps.store.writeJson(jobFile, { jobId, audioSha256: input.audio.sha256, submittedAt: new Date().toISOString(), jobs, runId });
         beat('submitted');
       };
 
@@ -84,6 +118,7 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
             const recorded = await readJobFile(jobFile);
             if (recorded?.jobId && recorded.jobId !== jobId && recorded.audioSha256 === input.audio.sha256) {
               jobId = recorded.jobId;
+              jobs = Math.max(jobs, recorded.jobs ?? jobs);
               continue;
             }
             ctx.log.warn('Diarization job no longer exists; submitting a new one', { jobId });
@@ -100,10 +135,21 @@ export function makeDiarizeAudio(deps: { diarizer: () => Diarizer; store: Artifa
           const speakers = [...new Set(turns.map((t) => t.speaker))];
           const matches = identify ? speakers.map((speaker) => toMatch(speaker, job.matches)) : undefined;
           const result: DiarizationResult = { job_id: job.jobId, speakers, turns, ...(matches ? { matches } : {}) };
-          const ref = await deps.store.writeJson(path.join(input.interimDir, 'diarization.json'), result);
-          const metadata: Record<string, string | number> = { job_id: job.jobId, speakers: speakers.length, turns: turns.length };
+          const ref = await deps.store.writeJson(resultFile, result);
+          const metadata: Record<string, string | number> = {
+            job_id: job.jobId,
+            speakers: speakers.length,
+            turns: turns.length,
+            provider: service.provider,
+            model: service.model,
+            // What the jobs bill by: the audio's length, once per job submitted for it.
+            audio_seconds: typeof input.audio.metadata?.duration_s === 'number' ? input.audio.metadata.duration_s : 0,
+            jobs: Math.max(1, jobs),
+          };
           if (matches) metadata.identified = matches.filter((m) => m.match !== null).length;
-          return { ...ref, metadata };
+          const out = { ...ref, metadata };
+          await deps.cache?.put('diarization', key, keyInputs, { pipelineId: input.pipelineId, files: { result: out } });
+          return out;
         }
         if (job.status === 'failed' || job.status === 'canceled') {
           throw failure(Failure.ProviderJobFailed, `pyannote.ai diarization job ${job.jobId} ${job.status}: ${job.error ?? 'no reason given'}`);
@@ -138,11 +184,11 @@ function toMatch(speaker: string, matches: (SpeakerMatch & { scores?: Record<str
   return { speaker, match: m?.match ?? null, score: m?.match ? (m.score ?? null) : (m?.score ?? best) };
 }
 
-async function readJobFile(file: string): Promise<DiarizeProgress | undefined> {
+async function readJobFile(file: string): Promise<(DiarizeProgress & { runId?: string }) | undefined> {
   try {
-    const data = JSON.parse(await readFile(file, 'utf8')) as { jobId?: unknown; audioSha256?: unknown };
+    const data = JSON.parse(await readFile(file, 'utf8')) as { jobId?: unknown; audioSha256?: unknown; jobs?: unknown; runId?: unknown };
     if (typeof data.jobId === 'string' && typeof data.audioSha256 === 'string') {
-      return { phase: 'submitted', jobId: data.jobId, audioSha256: data.audioSha256, polls: 0 };
+      return { phase: 'submitted', jobId: data.jobId, audioSha256: data.audioSha256, polls: 0, jobs: typeof data.jobs === 'number' ? data.jobs : 1, ...(typeof data.runId === 'string' ? { runId: data.runId } : {}) };
     }
   } catch {
     // No job was submitted by an earlier attempt.

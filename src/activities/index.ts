@@ -2,6 +2,7 @@
 // Workflows import this module's type only.
 import type { ArtifactStore } from '../providers/artifact-store';
 import type { Diarizer, MediaProcessor, Transcriber } from '../providers/interfaces';
+import type { ServiceId, StageCache } from '../providers/stage-cache';
 import { makeConvertAudio } from './convert';
 import { makeDiarizeAudio } from './diarize';
 import { makeMergeExportActivities } from './merge-export';
@@ -17,13 +18,24 @@ export interface ActivityDeps {
   diarizePollIntervalMs: number;
   /** Whose voiceprints this worker's diarizer can compare against (config.ts, voiceSpace). */
   voiceSpace: string;
+  /** Results of the paid stages by what they depend on (providers/stage-cache.ts); absent: every stage computes. */
+  cache?: StageCache;
+  /** Who answers each stage: part of the cache keys, and what usage is billed by. */
+  services?: { transcription: ServiceId; diarization: ServiceId & { model: string } };
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     convertAudio: makeConvertAudio(deps),
-    diarizeAudio: makeDiarizeAudio({ diarizer: deps.diarizer, store: deps.store, pollIntervalMs: deps.diarizePollIntervalMs, voiceSpace: deps.voiceSpace }),
-    ...makeTranscriptionActivities(deps),
+    diarizeAudio: makeDiarizeAudio({
+      diarizer: deps.diarizer,
+      store: deps.store,
+      pollIntervalMs: deps.diarizePollIntervalMs,
+      voiceSpace: deps.voiceSpace,
+      ...(deps.cache ? { cache: deps.cache } : {}),
+      ...(deps.services ? { service: deps.services.diarization } : {}),
+    }),
+    ...makeTranscriptionActivities({ ...deps, ...(deps.services ? { transcriptionService: deps.services.transcription } : {}) }),
     ...makeMergeExportActivities(deps),
     ...makeRecordActivities(deps),
   };

@@ -2,13 +2,16 @@
 // then stitch the chunks into one transcript with absolute times.
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
-import { maxChunkSecondsFor, planBalancedChunks } from '../domain/chunk-plan';
+import { chunkLimitFor, transcriptionChunks } from '../domain/chunk-plan';
 import type { ChunkSpan } from '../domain/pipeline';
 import type { ArtifactRef, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
-import type { Transcriber } from '../providers/interfaces';
+import type { Transcriber, TranscriptionUsage } from '../providers/interfaces';
+import { cacheKey, chunkKeyInputs, type ServiceId, type StageCache } from '../providers/stage-cache';
 import { byteRangeFor, hashWavFindingSilences, readWavInfo } from '../providers/wav';
 import { cleanTranscript } from '../domain/transcript-cleanup';
+import { acceptsPrompt, promptFrom } from '../domain/prompt';
+export { promptFrom } from '../domain/prompt';
 import { stitchChunks, type ChunkTranscript } from '../domain/stitch';
 import { atBoundary } from './boundary';
 import { SILENCE_DETECTION, SILENCES_FILE } from './convert';
@@ -36,6 +39,8 @@ export interface TranscribeChunkInput {
   language: string | null;
   /** The chunk before this one, whose closing words become the prompt (models that take one). */
   previousChunk: ArtifactRef | null;
+  /** false: send the chunk even when the same request was answered before (--force-restart). */
+  reuseCached?: boolean;
 }
 
 export interface AssembleTranscriptInput {
@@ -45,12 +50,18 @@ export interface AssembleTranscriptInput {
 }
 
 
-export function makeTranscriptionActivities(deps: { store: ArtifactStore; transcriber: () => Transcriber }) {
+export function makeTranscriptionActivities(deps: {
+  store: ArtifactStore;
+  transcriber: () => Transcriber;
+  cache?: StageCache;
+  /** Who transcribes: part of each chunk's cache key, and what its usage is billed by. */
+  transcriptionService?: ServiceId;
+}) {
   async function planTranscription(input: PlanTranscriptionInput): Promise<TranscriptionPlan> {
     return atBoundary(async (beat) => {
       const signal = Context.current().cancellationSignal;
       const wav = await readWavInfo(input.audio.path);
-      const limit = Math.min(input.maxChunkSeconds, maxChunkSecondsFor(input.model, wav.bytesPerSecond));
+      const limit = chunkLimitFor(input.model, wav.bytesPerSecond, input.maxChunkSeconds);
       // A file that fits in one request needs no silence search.
       let silences: { start: number; end: number }[] = [];
       if (wav.durationSeconds > limit) {
@@ -62,11 +73,7 @@ export function makeTranscriptionActivities(deps: { store: ArtifactStore; transc
           silences = (await hashWavFindingSilences(input.audio.path, SILENCE_DETECTION, signal)).silences;
         }
       }
-      const chunks = planBalancedChunks({ duration: wav.durationSeconds, silences, maxChunkSeconds: limit, lanes: input.lanes ?? 1 }).map((c) => ({
-        index: c.index,
-        start: c.start,
-        end: c.end,
-      }));
+      const chunks = transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: input.lanes ?? 1 });
       const ref = await deps.store.writeJson(path.join(input.interimDir, 'chunk-plan.json'), {
         duration: wav.durationSeconds,
         max_chunk_seconds: limit,
@@ -85,6 +92,17 @@ export function makeTranscriptionActivities(deps: { store: ArtifactStore; transc
       const label = `chunk-${String(input.chunk.index).padStart(4, '0')}`;
       beat({ chunk: input.chunk.index, of: input.totalChunks, start: input.chunk.start, end: input.chunk.end, phase: 'sending' });
       const prompt = input.previousChunk && acceptsPrompt(input.model) ? promptFrom(await deps.store.readJson<Transcript>(input.previousChunk)) : null;
+      const service = deps.transcriptionService ?? { provider: 'openai', endpoint: '' };
+      const keyInputs = chunkKeyInputs({ audioSha256: input.audio.sha256, start: input.chunk.start, end: input.chunk.end, service, model: input.model, language: input.language, prompt });
+      const key = cacheKey('transcription_chunk', keyInputs);
+      const chunkFile = path.join(input.interimDir, 'chunks', `${label}.json`);
+      const pipelineId = path.basename(input.interimDir);
+      // The same span of the same audio, sent the same way, was transcribed before: take it.
+      const hit = input.reuseCached !== false ? await deps.cache?.take('transcription_chunk', key, pipelineId, { transcript: chunkFile }) : null;
+      if (hit?.files.transcript) {
+        await deps.cache?.put('transcription_chunk', key, keyInputs, { pipelineId, files: hit.files });
+        return { ...hit.files.transcript, metadata: { ...hit.files.transcript.metadata, reused_from: hit.computedBy } };
+      }
       const raw = await deps.transcriber().transcribe(
         { file: input.audio.path, range, fileName: `${label}.wav`, model: input.model, language: input.language, prompt },
         signal,
@@ -101,8 +119,8 @@ export function makeTranscriptionActivities(deps: { store: ArtifactStore; transc
         words: t.words.map((w) => ({ word: w.word, start: offset + clamp(w.start), end: offset + clamp(w.end) })),
         segments: t.segments.map((s) => ({ text: s.text, start: offset + clamp(s.start), end: offset + clamp(s.end) })),
       };
-      const ref = await deps.store.writeJson(path.join(input.interimDir, 'chunks', `${label}.json`), { chunk: input.chunk, ...shifted });
-      return {
+      const ref = await deps.store.writeJson(chunkFile, { chunk: input.chunk, ...shifted, ...(raw.usage ? { usage: raw.usage } : {}) });
+      const result: ArtifactRef = {
         ...ref,
         metadata: {
           chunk: input.chunk.index,
@@ -112,8 +130,13 @@ export function makeTranscriptionActivities(deps: { store: ArtifactStore; transc
           prompted: prompt !== null,
           dropped_segments: report.droppedSegments,
           collapsed_repeats: report.collapsedRepeats,
+          provider: service.provider,
+          model: input.model,
+          ...usageMetadata(raw.usage),
         },
       };
+      await deps.cache?.put('transcription_chunk', key, keyInputs, { pipelineId, files: { transcript: result } });
+      return result;
     });
   }
 
@@ -123,7 +146,10 @@ export function makeTranscriptionActivities(deps: { store: ArtifactStore; transc
       const { transcript, mergedAtSeams } = stitchChunks(parts, input.duration);
       const { words, segments, language } = transcript;
       const ref = await deps.store.writeJson(path.join(input.interimDir, 'transcript.json'), transcript);
-      return { ...ref, metadata: { words: words.length, segments: segments.length, chunks: parts.length, language, merged_at_seams: mergedAtSeams } };
+      return {
+        ...ref,
+        metadata: { words: words.length, segments: segments.length, chunks: parts.length, language, merged_at_seams: mergedAtSeams, ...chunkUsage(input.chunks) },
+      };
     });
   }
 
@@ -131,17 +157,36 @@ export function makeTranscriptionActivities(deps: { store: ArtifactStore; transc
 }
 
 
-/** gpt-4o-transcribe-diarize rejects a prompt; the other OpenAI models take one. */
-function acceptsPrompt(model: string): boolean {
-  return !/diarize/i.test(model);
+/** What one request billed, flat for an artifact's metadata. */
+function usageMetadata(u: TranscriptionUsage | undefined): Record<string, number> {
+  if (!u) return {};
+  if (u.type === 'duration') return { usage_seconds: u.seconds };
+  return { input_tokens: u.inputTokens, output_tokens: u.outputTokens, ...(u.audioTokens !== null ? { audio_tokens: u.audioTokens } : {}) };
 }
 
-/** The last ~200 characters of the previous chunk, cut at a word boundary. */
-export function promptFrom(previous: Transcript): string | null {
-  const text = previous.text.trim();
-  if (!text) return null;
-  if (text.length <= 200) return text;
-  const tail = text.slice(-200);
-  const space = tail.indexOf(' ');
-  return space >= 0 ? tail.slice(space + 1) : tail;
+/**
+ * What the chunks of a transcript cost: requests and audio sent for the chunks computed for
+ * this pipeline (by this run or an earlier run of it), the billed usage they reported, and how
+ * many were taken from another pipeline's results at no cost.
+ */
+export function chunkUsage(chunks: ArtifactRef[]): Record<string, string | number> {
+  const num = (r: ArtifactRef, k: string) => (typeof r.metadata?.[k] === 'number' ? (r.metadata[k] as number) : 0);
+  const out = { requests: 0, reused_chunks: 0, audio_seconds_sent: 0, usage_seconds: 0, input_tokens: 0, output_tokens: 0 };
+  let provider: string | undefined;
+  let model: string | undefined;
+  for (const c of chunks) {
+    if (typeof c.metadata?.provider === 'string') provider ??= c.metadata.provider;
+    if (typeof c.metadata?.model === 'string') model ??= c.metadata.model;
+    if (c.metadata?.reused_from !== undefined) {
+      out.reused_chunks += 1;
+      continue;
+    }
+    out.requests += 1;
+    out.audio_seconds_sent += num(c, 'end') - num(c, 'start');
+    out.usage_seconds += num(c, 'usage_seconds');
+    out.input_tokens += num(c, 'input_tokens');
+    out.output_tokens += num(c, 'output_tokens');
+  }
+  out.audio_seconds_sent = Math.round(out.audio_seconds_sent * 1000) / 1000;
+  return { ...out, ...(provider ? { provider } : {}), ...(model ? { model } : {}) };
 }

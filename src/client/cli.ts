@@ -51,7 +51,8 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--max-speakers <n>', 'at most this many speakers')
     .option('--model <name>', 'transcription model (default: TRANSCRIBE_MODEL or whisper-1)')
     .option('--no-wait', 'start the runs and return at once')
-    .option('--force-restart', 'ignore earlier results and start afresh')
+    .option('--force-restart', 'compute every stage again: take nothing from earlier runs or the stage cache')
+    .option('--estimate', 'print each file\'s length, what would be reused, what would be paid and the estimated cost; start nothing')
     .option('--resume', 'resume from the last completed stage; what happens anyway (the original tool\'s flag)')
     .option('--worker', 'run a worker in this process (default when Temporal is local)')
     .option('--no-worker', 'do not run a worker in this process')
@@ -243,6 +244,7 @@ const EXAMPLES: Record<string, string[]> = {
     'speech run talk.mp4 --formats docx,srt --max-line-chars 37 --speaker-labels prefix',
     'speech run panel.wav --identify                  # name speakers after `speech voices add`',
     'speech run long.mp4 --no-wait                    # start and return; `speech watch ID` follows it',
+    'speech run meetings/ --estimate                  # what it would cost (reused results are free); spends nothing',
   ],
   worker: ['speech worker                     # serve the task queue until SIGINT/SIGTERM', 'speech worker --grace-seconds 120'],
   server: ['speech server start', 'speech server status --json', 'speech server stop'],

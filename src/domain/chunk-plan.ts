@@ -199,3 +199,13 @@ function nearestSilenceCut(silences: readonly Silence[], from: number, to: numbe
   }
   return best?.at ?? null;
 }
+
+/** The longest chunk a request of `model` may carry: the model's and the request's caps, and the configured maximum. */
+export function chunkLimitFor(model: string, bytesPerSecond: number, maxChunkSeconds: number): number {
+  return Math.min(maxChunkSeconds, maxChunkSecondsFor(model, bytesPerSecond));
+}
+
+/** The chunks transcription sends, as the plan activity makes them (and `speech run --estimate` predicts them). */
+export function transcriptionChunks(input: { duration: number; silences: Silence[]; limit: number; lanes: number }): { index: number; start: number; end: number }[] {
+  return planBalancedChunks({ duration: input.duration, silences: input.silences, maxChunkSeconds: input.limit, lanes: input.lanes }).map((c) => ({ index: c.index, start: c.start, end: c.end }));
+}

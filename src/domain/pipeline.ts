@@ -45,6 +45,8 @@ export interface SpeechPipelineInput {
   priorResults?: PriorResults;
   /** Run id of the earlier run the prior results came from. */
   resumedFrom?: string;
+  /** false (--force-restart): compute every stage, taking nothing from the stage cache. */
+  reuseCached?: boolean;
   // Since the output-options patch (runs of earlier releases carry none of these):
   /** Output files are `<outputBaseName>.<ext>`; the input's name without extension when absent. */
   outputBaseName?: string;

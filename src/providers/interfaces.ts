@@ -92,6 +92,16 @@ export interface TranscribeRequest {
   prompt: string | null;
 }
 
+/** What a transcription request bills, as the service reports it (OpenAI's `usage`). */
+export type TranscriptionUsage =
+  | { type: 'duration'; seconds: number }
+  | { type: 'tokens'; inputTokens: number; outputTokens: number; totalTokens: number; audioTokens: number | null };
+
+export interface TranscribeResult extends Transcript {
+  /** Absent when the service does not report it (compatible servers, older models). */
+  usage?: TranscriptionUsage;
+}
+
 export interface Transcriber {
-  transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<Transcript>;
+  transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<TranscribeResult>;
 }

@@ -4,10 +4,10 @@ import { stat } from 'node:fs/promises';
 import OpenAI from 'openai';
 import { z } from 'zod';
 import { Failure } from '../domain/failures';
-import type { Transcript, Word } from '../domain/types';
+import type { Word } from '../domain/types';
 import { ProviderError, parseRetryAfter } from './errors';
 import { streamingFetch } from './http';
-import type { TranscribeRequest, Transcriber } from './interfaces';
+import type { TranscribeRequest, TranscribeResult, Transcriber, TranscriptionUsage } from './interfaces';
 import { type FileRange, multipartBody } from './multipart';
 import { readWavInfo, wavHeader } from './wav';
 
@@ -29,6 +29,19 @@ const ResponseSchema = z.object({
   duration: z.coerce.number().nullish(),
   words: z.array(WordSchema).nullish(),
   segments: z.array(SegmentSchema.passthrough()).nullish(),
+  usage: z
+    .union([
+      z.object({ type: z.literal('duration'), seconds: z.coerce.number() }),
+      z.object({
+        type: z.literal('tokens'),
+        input_tokens: z.coerce.number().default(0),
+        output_tokens: z.coerce.number().default(0),
+        total_tokens: z.coerce.number().default(0),
+        input_token_details: z.object({ audio_tokens: z.coerce.number().optional() }).passthrough().nullish(),
+      }),
+    ])
+    .nullish()
+    .catch(null),
 });
 
 export interface OpenAITranscriberOptions {
@@ -42,7 +55,7 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
   const client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, timeout: opts.timeoutMs ?? 10 * 60_000, fetch: streamingFetch });
 
   return {
-    async transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<Transcript> {
+    async transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<TranscribeResult> {
       const withTimestamps = TIMESTAMP_MODELS.test(req.model);
       // The fields `client.audio.transcriptions.create` would send, with the file part
       // streamed from disk by our own encoder (see multipart.ts); the request itself, its
@@ -82,9 +95,16 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
         ...(s.compression_ratio !== undefined ? { compressionRatio: s.compression_ratio } : {}),
       }));
       const words = body.words && body.words.length > 0 ? body.words.map((w) => ({ word: w.word.trim(), start: w.start, end: w.end })) : spreadWords(body.text, segments, duration);
-      return { language: body.language ?? req.language, duration, text: body.text.trim(), words, segments };
+      const usage = usageOf(body.usage);
+      return { language: body.language ?? req.language, duration, text: body.text.trim(), words, segments, ...(usage ? { usage } : {}) };
     },
   };
+}
+
+function usageOf(u: z.infer<typeof ResponseSchema>['usage']): TranscriptionUsage | null {
+  if (!u) return null;
+  if (u.type === 'duration') return { type: 'duration', seconds: u.seconds };
+  return { type: 'tokens', inputTokens: u.input_tokens, outputTokens: u.output_tokens, totalTokens: u.total_tokens, audioTokens: u.input_token_details?.audio_tokens ?? null };
 }
 
 async function bytesPerSecond(file: string): Promise<number> {

@@ -3,6 +3,7 @@
 // the provider (and model) that made them, so each file names its voice space, and a run
 // identifies speakers only against the voices of the space its diarizer works in. Voiceprints
 // stay on disk: workflow inputs and histories carry the folder's path, never a voiceprint.
+import { createHash } from 'node:crypto';
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -84,3 +85,10 @@ export async function voiceprintsFor(voicesDir: string, space: string): Promise<
 }
 
 export const MAX_VOICEPRINTS = 50;
+
+/** The voices an identification compares against, as one digest (part of the diarization's cache key). */
+export function voiceprintsDigest(voiceprints: Voiceprint[]): string {
+  const h = createHash('sha256');
+  for (const v of [...voiceprints].sort((a, b) => a.label.localeCompare(b.label))) h.update(`${v.label}\0${v.voiceprint}\0`);
+  return h.digest('hex');
+}

@@ -14,4 +14,10 @@ export const PATCHES = {
    * export as they would have (default layout, the input's own name).
    */
   outputOptions: 'output-options',
+  /**
+   * Since the release after e85f60a: conversion, diarization and each transcription chunk are
+   * told whether they may take a result from the stage cache (`reuseCached`; false with
+   * --force-restart). Runs started earlier send nothing, and their activities take cached results.
+   */
+  stageCache: 'stage-cache',
 } as const;

@@ -26,10 +26,21 @@ export function updateDetails(state: PipelineState): void {
   const lines = STAGES.map((s) => {
     const st = state.stages[s];
     const extra = s === 'transcription' && state.chunks.total > 0 ? ` — chunks ${state.chunks.done}/${state.chunks.total}` : '';
-    const took = st.durationMs !== null ? ` (${(st.durationMs / 1000).toFixed(1)} s${st.reused ? ', reused' : ''})` : '';
-    return `- **${s}**: ${st.status}${took}${extra}`;
+    const took = st.durationMs !== null ? ` (${(st.durationMs / 1000).toFixed(1)} s)` : '';
+    return `- **${s}**: ${st.status}${took}${extra}${st.status === 'completed' ? ` — ${provenance(st)}` : ''}`;
   });
   setCurrentDetails(`**${state.status}** — ${percentOf(state)} %\n\n${lines.join('\n')}`);
+}
+
+/** Where a completed stage's result came from: computed, or reused (from which pipeline). */
+export function provenance(st: StageState): string {
+  if (st.reused) return 'reused from an earlier run of this pipeline';
+  const meta = st.artifact?.metadata;
+  if (typeof meta?.reused_from === 'string') return `reused from ${meta.reused_from}`;
+  const chunks = typeof meta?.chunks === 'number' ? meta.chunks : 0;
+  const reusedChunks = typeof meta?.reused_chunks === 'number' ? meta.reused_chunks : 0;
+  if (reusedChunks > 0) return reusedChunks === chunks ? `reused (all ${chunks} chunks from earlier results)` : `computed (${reusedChunks} of ${chunks} chunks reused)`;
+  return 'computed';
 }
 
 /** The activity's own failure inside the ActivityFailure that wraps it. */

@@ -57,11 +57,12 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     // Decided once, at the start: a run replayed from an earlier release's history keeps that
     // release's activity inputs throughout.
     const outputOptions = patched(PATCHES.outputOptions);
+    const cache = patched(PATCHES.stageCache) ? { reuseCached: input.reuseCached !== false } : {};
     const prior = await verifiedPrior(input, verifyArtifacts, log);
 
     const { convertAudio } = stageActivities('conversion', hb, `convert ${name} to 16 kHz mono WAV`);
     const audio = await runStage('audio_conversion', prior.audio_conversion, () =>
-      convertAudio({ inputFile: input.inputFile, inputSha256: input.inputSha256, interimDir: input.interimDir }),
+      convertAudio({ inputFile: input.inputFile, inputSha256: input.inputSha256, interimDir: input.interimDir, ...cache }),
     );
     state.audioSeconds = numberMeta(audio, 'duration_s');
 
@@ -69,9 +70,9 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
       const { diarizeAudio } = stageActivities('diarization', hb, `diarize ${formatClock(state.audioSeconds ?? 0)} of audio`);
       const { numSpeakers, minSpeakers, maxSpeakers } = input.options;
       const identify = outputOptions && input.identify ? { identify: input.identify } : {};
-      return diarizeAudio({ pipelineId: input.pipelineId, audio, hints: { numSpeakers, minSpeakers, maxSpeakers }, interimDir: input.interimDir, ...identify });
+      return diarizeAudio({ pipelineId: input.pipelineId, audio, hints: { numSpeakers, minSpeakers, maxSpeakers }, interimDir: input.interimDir, ...identify, ...cache });
     });
-    const transcription = runStage('transcription', prior.transcription, () => transcribeAll(audio));
+    const transcription = runStage('transcription', prior.transcription, () => transcribeAll(audio, cache));
     // When one branch fails the other is left to finish: its result is paid work, and a
     // later run takes it from this run's history. Cancelling the run cancels both.
     const [d, t] = await Promise.allSettled([diarization, transcription]);
@@ -128,7 +129,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
   }
 
   /** Plans chunks at silences, transcribes them with bounded concurrency, stitches them. */
-  async function transcribeAll(audio: ArtifactRef): Promise<ArtifactRef> {
+  async function transcribeAll(audio: ArtifactRef, cache: { reuseCached?: boolean }): Promise<ArtifactRef> {
     const { planTranscription } = stageActivities('transcriptionPlan', hb, 'plan transcription chunks at silences');
     const plan = await planTranscription({
       audio,
@@ -168,6 +169,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
             model: input.options.transcribeModel,
             language: input.options.language,
             previousChunk: input.settings.previousTextPrompt !== false && i > from ? (results[i - 1] ?? null) : null,
+            ...cache,
           });
           state.chunks.done += 1;
         } finally {

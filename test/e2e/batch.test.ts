@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readWavInfo } from '../../src/providers/wav';
-import { startEmulators, type Emulators } from '../emulators';
+import { startEmulators, type Emulators, workRequests } from '../emulators';
 import { makeLongRecording, makeTwoSpeakerRecording } from '../helpers/audio';
 import { speech } from '../helpers/cli';
 import { embeddedCliEnv } from '../helpers/pipeline';
@@ -52,14 +52,14 @@ describe('batches and long recordings (CLI)', function () {
     assert.equal(byName['broken.mp3']!.status, 'invalid');
     assert.equal(byName['broken.mp3']!.error!.type, 'InvalidMedia');
 
-    const requests = emus.openai.requests.length + emus.pyannote.requests.length;
+    const requests = workRequests(emus).length;
     const second = await speech(['run', folder], { env, cwd: dir });
     assert.equal(second.code, 2);
     assert.match(second.stdout, /alice\.wav\s+completed \(earlier\)/);
     assert.match(second.stdout, /bob\.wav\s+completed \(earlier\)/);
     assert.match(second.stdout, /broken\.mp3\s+invalid/);
     assert.match(second.stdout, /2 of 3 files done; 1 failed\./);
-    assert.equal(emus.openai.requests.length + emus.pyannote.requests.length, requests, 'finished files cost nothing the second time');
+    assert.equal(workRequests(emus).length, requests, 'finished files cost nothing the second time');
   });
 
   it('transcribes a recording whose converted audio exceeds 25 MiB without a 413', async () => {

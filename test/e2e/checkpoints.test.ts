@@ -8,7 +8,7 @@ import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stopDevServer } from '../../src/client/dev-server';
 import type { StateRecord } from '../../src/domain/state-record';
-import { startEmulators, type Emulators } from '../emulators';
+import { startEmulators, type Emulators, workRequests } from '../emulators';
 import { makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
 import { readRecordJson, recordPath, speechInBackground, waitFor, type Background } from '../helpers/checkpoints';
 import { speech, type CliResult } from '../helpers/cli';
@@ -44,7 +44,7 @@ describe('checkpoint tools (real runs, embedded Temporal server)', function () {
       throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
     }
   };
-  const providerCalls = () => emus.openai.requests.length + emus.pyannote.requests.length;
+  const providerCalls = () => workRequests(emus).length;
 
   before(async function () {
     this.timeout(90_000);

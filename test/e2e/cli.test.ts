@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readServerInfo } from '../../src/client/dev-server';
-import { startEmulators, type Emulators } from '../emulators';
+import { startEmulators, type Emulators, workRequests } from '../emulators';
 import { makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
 import { speech } from '../helpers/cli';
 import { assertSpeakersMatchTurns, embeddedCliEnv, readMergedJson } from '../helpers/pipeline';
@@ -45,14 +45,14 @@ describe('speech CLI (child process, embedded Temporal server)', function () {
   });
 
   it('shows the stored result for a completed input without calling any provider', async () => {
-    const before = emus.openai.requests.length + emus.pyannote.requests.length;
+    const before = workRequests(emus).length;
     const r = await speech(['run', recording.path, '--json'], { env, cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { ok: boolean; runs: { mode: string; status: string; outputs: string[] }[] };
     assert.equal(out.ok, true);
     assert.equal(out.runs[0]!.mode, 'completed');
     assert.equal(out.runs[0]!.status, 'completed');
-    assert.equal(emus.openai.requests.length + emus.pyannote.requests.length, before);
+    assert.equal(workRequests(emus).length, before);
   });
 
   it('recomputes only what is lost when a completed run\'s outputs and merge result were deleted', async () => {
@@ -60,13 +60,13 @@ describe('speech CLI (child process, embedded Temporal server)', function () {
     const id = first.runs[0]!.pipeline_id;
     await rm(path.dirname(first.runs[0]!.outputs[0]!), { recursive: true });
     await rm(path.join(dataDir, 'interim', id, 'merged.json'));
-    const before = emus.openai.requests.length + emus.pyannote.requests.length;
+    const before = workRequests(emus).length;
     const r = await speech(['run', recording.path, '--json'], { env, cwd: dir });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const run = (JSON.parse(r.stdout) as { runs: { mode: string; outputs: string[] }[] }).runs[0]!;
     assert.equal(run.mode, 'resumed');
     for (const f of run.outputs) assert.ok(existsSync(f), f);
-    assert.equal(emus.openai.requests.length + emus.pyannote.requests.length, before, 'no provider call: conversion, diarization and transcription were reused');
+    assert.equal(workRequests(emus).length, before, 'no provider call: conversion, diarization and transcription were reused');
   });
 
   it('writes only the requested formats into --out', async () => {
@@ -126,12 +126,15 @@ describe('speech CLI (child process, embedded Temporal server)', function () {
     }
   });
 
-  it('fails the run with exit code 2 when the transcription key is refused, naming the fix', async () => {
+  it('refuses a transcription key the service rejects before anything is paid (exit 1), naming the fix', async () => {
     const other = await makeTwoSpeakerRecording({ dir, name: 'refused', turns: [{ speaker: 'A', text: 'A short statement for the record.' }, { speaker: 'B', text: 'And a short reply to it.' }] });
+    const before = workRequests(emus).length;
     const r = await speech(['run', other.path], { env: { ...env, OPENAI_API_KEY: 'sk-wrong-key-123456' }, cwd: dir });
-    assert.equal(r.code, 2, r.stdout + r.stderr);
-    assert.match(r.stdout, /rejected the API key \(401\).*Check OPENAI_API_KEY/);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /OPENAI_API_KEY was refused by .* \(401\); nothing was started/);
+    assert.doesNotMatch(r.stdout + r.stderr, /run the same command again/);
     assert.doesNotMatch(r.stdout + r.stderr, /sk-wrong-key-123456/, 'the key is never printed');
+    assert.equal(workRequests(emus).length, before, 'no audio sent, no job started');
   });
 
   it('reports the embedded server with `speech server status` and stops it with `speech server stop`', async () => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Ajv2020 from 'ajv/dist/2020';
 import { strFromU8, unzipSync } from 'fflate';
-import { startEmulators, type Emulators } from '../emulators';
+import { startEmulators, type Emulators, workRequests } from '../emulators';
 import { makeTwoSpeakerRecording } from '../helpers/audio';
 import { speech } from '../helpers/cli';
 import { assertCliJson } from '../helpers/cli-schema';
@@ -22,7 +22,7 @@ interface RunJson {
   runs: { file: string; status: string; mode: string; outputs: string[]; error: { type: string; message: string } | null; pipeline_id: string | null }[];
 }
 
-const providerRequests = (emus: Emulators) => emus.openai.requests.length + emus.pyannote.requests.length;
+const providerRequests = (emus: Emulators) => workRequests(emus).length;
 
 /** Cues ffmpeg reads from a subtitle file: each becomes one packet. */
 async function ffmpegCueCount(file: string): Promise<number> {

@@ -46,3 +46,14 @@ export async function startEmulators(opts: EmulatorsOptions = {}): Promise<Emula
     },
   };
 }
+
+/**
+ * Requests that carry audio or start billed work: transcriptions, media uploads, and
+ * diarization, voiceprint and identification jobs. Left out: the free checks a client makes
+ * before paying (`GET /v1/models`, `GET /v1/test`) and polling a job it already has.
+ */
+export function workRequests(emus: Pick<Emulators, 'openai' | 'pyannote'>): { method: string; path: string }[] {
+  const paid = (q: { method: string; path: string }) =>
+    q.method !== 'GET' && !q.path.startsWith('/__emulator');
+  return [...emus.openai.requests.filter(paid), ...emus.pyannote.requests.filter(paid)];
+}

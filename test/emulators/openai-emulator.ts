@@ -29,6 +29,9 @@ trackRequest } from './emulator-http';
 import { MultipartError, type MultipartPart, multipartBoundary, parseMultipart } from './multipart';
 import { type PseudoTranscript, type PseudoWord, pseudoTranscript } from './pseudo-transcript';
 
+/** Models an account lists that are not transcription models (the list is not only audio). */
+const OTHER_LISTED_MODELS = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small', 'tts-1'];
+
 export interface OpenAIEmulatorOptions {
   /** 0 (default) picks a free port. */
   port?: number;
@@ -461,6 +464,22 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
       }
       fail(f);
     };
+
+    // GET /v1/models (and /v1/models/{id}): the account's models, free, authenticated like
+    // every endpoint; clients use it to check a key and a model name before paying.
+    if (req.method === 'GET' && (path === '/v1/models' || path.startsWith('/v1/models/'))) {
+      if (!key || !apiKeys.includes(key)) {
+        return drainAndFail(
+          new ApiFailure(401, key ? `Incorrect API key provided: ${maskKey(key)}. You can find your API key at https://platform.openai.com/account/api-keys.` : "You didn't provide an API key.", 'invalid_request_error', null, key ? 'invalid_api_key' : null),
+        );
+      }
+      const listed = [...Object.keys(MODELS), ...OTHER_LISTED_MODELS].map((id) => ({ id, object: 'model', created: 1677532384, owned_by: id.startsWith('whisper') ? 'openai-internal' : 'system' }));
+      if (path === '/v1/models') return sendJson(res, 200, { object: 'list', data: listed }, headers);
+      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      const model = listed.find((m) => m.id === id);
+      if (!model) return fail(new ApiFailure(404, `The model '${id}' does not exist`, 'invalid_request_error', 'model', 'model_not_found'));
+      return sendJson(res, 200, model, headers);
+    }
 
     if (!(req.method === 'POST' && path === '/v1/audio/transcriptions')) {
       return drainAndFail(new ApiFailure(404, `Invalid URL (${req.method} ${path})`, 'invalid_request_error'));

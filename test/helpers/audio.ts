@@ -275,3 +275,12 @@ export async function makeLongRecording(opts: LongRecordingOptions): Promise<Lon
   }
   return { path, duration: blockDuration * repetitions, turns, blockDuration, repetitions };
 }
+
+/**
+ * A copy of a recording with other bytes (`n` × 0.25 s of silence added at the end), for a
+ * test that needs a file of its own: a byte-identical copy takes its conversion, diarization
+ * and transcription from the stage cache and pays for nothing.
+ */
+export function distinctCopy(input: string, output: string, n: number): Promise<string> {
+  return transcode(input, output, ['-af', `apad=pad_dur=${(0.25 * n).toFixed(2)}`]);
+}

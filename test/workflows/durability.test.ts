@@ -3,7 +3,7 @@
 // ten times at once, and queried with the official `temporal` CLI.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type Config } from '../../src/config';
@@ -18,7 +18,7 @@ import { sha256File } from '../../src/providers/artifact-store';
 import type { SpeechPipelineResult, speechPipeline } from '../../src/workflows';
 import { progressQuery } from '../../src/workflows/messages';
 import { startEmulators, type Emulators, type OpenAIEmulatorOptions, type PyannoteEmulatorOptions } from '../emulators';
-import { MEETING_SENTENCES, makeTwoSpeakerRecording, type Recording, type TurnSpec } from '../helpers/audio';
+import { MEETING_SENTENCES, distinctCopy, makeTwoSpeakerRecording, type Recording, type TurnSpec } from '../helpers/audio';
 import { speech } from '../helpers/cli';
 import { pipelineEnv } from '../helpers/pipeline';
 import { startTestServer, testTmpDir, type TestServer } from '../helpers/temporal';
@@ -92,6 +92,9 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
       outputDir: path.join(base, 'output'),
       stateRecordPath: path.join(server.dataDir, 'checkpoints', `${workflowId}_state.json`),
       settings: { ...input.settings, ...settings },
+      // Each case pays for its own work: the stage cache would hand every case the baseline's
+      // results (same recording, same options) and there would be nothing left to crash in.
+      reuseCached: false,
     });
     const handle = await client.workflow.start<typeof speechPipeline>('speechPipeline', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
     return { handle, workflowId };
@@ -183,7 +186,7 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
 
   it('resumes at transcription after a run failed on a refused key: conversion and diarization are not repeated', async () => {
     const file = path.join(dir, 'planning-401.wav');
-    await copyFile(recording.path, file);
+    await distinctCopy(recording.path, file, 1);
     const w = await worker();
     emus.openai.faults.add({ endpoint: 'transcriptions', kind: 'status', status: 401, times: -1 });
     const failed = await speech(['run', file, '--no-worker', '--json'], { env });
@@ -215,7 +218,7 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
 
   it('runs a stage again when its recorded artifact was corrupted, instead of trusting it', async () => {
     const file = path.join(dir, 'planning-corrupt.wav');
-    await copyFile(recording.path, file);
+    await distinctCopy(recording.path, file, 2);
     const w = await worker();
     try {
       emus.openai.faults.add({ endpoint: 'transcriptions', kind: 'status', status: 401, times: -1 });
@@ -246,7 +249,7 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
 
   it('cancels during transcription: run cancelled, nothing left running, and a later run reuses the finished stages', async () => {
     const file = path.join(dir, 'planning-cancel.wav');
-    await copyFile(recording.path, file);
+    await distinctCopy(recording.path, file, 3);
     const slow = openaiOpts.latency;
     openaiOpts.latency = { fixedMs: 1500, perAudioSecondMs: 200 };
     const w = await worker();
@@ -349,7 +352,7 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
 
   it('ten concurrent `speech run` of one file make one workflow execution', async () => {
     const file = path.join(dir, 'planning-ten.wav');
-    await copyFile(recording.path, file);
+    await distinctCopy(recording.path, file, 4);
     const runs = await Promise.all(Array.from({ length: 10 }, () => speech(['run', file, '--no-wait', '--no-worker', '--json'], { env })));
     const ids = new Set<string>();
     const runIds = new Set<string>();

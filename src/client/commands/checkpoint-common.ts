@@ -28,6 +28,8 @@ export interface StageView {
   completed_at: string | null;
   duration_ms: number | null;
   reused: boolean;
+  /** The pipeline whose stage-cache result this stage took; null when computed (or reused from this pipeline's own earlier run). */
+  reused_from: string | null;
   artifact: { path: string; bytes: number; sha256: string } | null;
   outputs: number;
 }
@@ -45,6 +47,7 @@ export function stageViews(record: StateRecord): StageView[] {
       completed_at: c?.completed_at ?? s?.completed_at ?? null,
       duration_ms: c?.duration_ms ?? s?.duration_ms ?? null,
       reused: c?.reused ?? false,
+      reused_from: typeof c?.metadata?.reused_from === 'string' ? c.metadata.reused_from : null,
       artifact: c ? { path: c.output_file, bytes: c.bytes, sha256: c.sha256 } : null,
       outputs: c?.outputs?.length ?? 0,
     };
@@ -55,6 +58,13 @@ export function stageViews(record: StateRecord): StageView[] {
 export function stageSummaryLines(views: StageView[], indent = '    '): string[] {
   return views.map((v) => {
     const art = v.artifact ? `  ${path.basename(v.artifact.path)} (${humanBytes(v.artifact.bytes)})${v.outputs > 1 ? ` +${v.outputs - 1} more` : ''}` : '';
-    return `${indent}${v.stage.padEnd(17)} ${(v.status + (v.reused ? ' (reused)' : '')).padEnd(18)} ${seconds(v.duration_ms).padStart(8)}${art}`;
+    return `${indent}${v.stage.padEnd(17)} ${(v.status + provenanceNote(v)).padEnd(18)} ${seconds(v.duration_ms).padStart(8)}${art}`;
   });
+}
+
+/** " (reused)" after the status of a stage that was not computed by this run. */
+export function provenanceNote(v: StageView): string {
+  if (v.reused) return ' (reused)';
+  if (v.reused_from) return ` (reused from ${v.reused_from})`;
+  return '';
 }

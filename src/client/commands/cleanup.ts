@@ -8,6 +8,8 @@ import { DURATION_EXAMPLES, formatDuration, parseDuration } from '../../domain/d
 import type { RunStatus } from '../../domain/stages';
 import { EXIT } from '../errors';
 import { humanBytes, printJson, table } from '../output';
+import { createFsArtifactStore } from '../../providers/artifact-store';
+import { cacheDirOf, createStageCache } from '../../providers/stage-cache';
 import { listRecords, removeRunFiles, runFiles, type RunFiles } from '../records';
 import { parseFlags, shortTime } from './checkpoint-common';
 import { describeTemporalRun, oneLine, reachTemporal, type TemporalRun } from './temporal-view';
@@ -104,6 +106,11 @@ export async function cleanupCommand(rawFlags: Record<string, unknown>): Promise
     await reach.ctx?.close().catch(() => undefined);
   }
 
+  // The stage cache: results whose runs are gone (their records removed above, earlier, or by
+  // `speech delete`) can no longer be taken; their entries go too.
+  const remaining = new Set((await listRecords(config.dataDir)).map((e) => e.id));
+  const removedNow = new Set(flags.dryRun ? removals.map((r) => r.id) : []);
+  const cache = await createStageCache(cacheDirOf(config.dataDir), createFsArtifactStore()).prune((id) => remaining.has(id) && !removedNow.has(id), { dryRun: flags.dryRun });
   const freed = removals.reduce((n, r) => n + r.bytes, 0);
   if (reason) process.stderr.write(`note: ${reason}; runs were judged by their state records (a record that says running is kept).\n`);
   if (flags.json) {
@@ -119,6 +126,7 @@ export async function cleanupCommand(rawFlags: Record<string, unknown>): Promise
       kept_newer: newer,
       bytes_freed: flags.dryRun ? 0 : freed,
       bytes_to_free: freed,
+      cache: { entries: cache.entries, [flags.dryRun ? 'would_remove' : 'removed']: cache.removed, holders_dropped: cache.holdersDropped },
     });
     return EXIT.ok;
   }
@@ -144,6 +152,11 @@ export async function cleanupCommand(rawFlags: Record<string, unknown>): Promise
     );
   }
   for (const s of skipped) console.log(`Kept ${s.id}: ${s.reason}.`);
+  if (cache.removed.length > 0) {
+    console.log(`${verb} ${cache.removed.length} of ${cache.entries} stage-cache entries that no state record refers to (their results are gone with their runs).`);
+  } else if (cache.entries > 0) {
+    console.log(`Stage cache: all ${cache.entries} entries are held by runs that still have their records.`);
+  }
   if (newer > 0) console.log(`Kept ${newer} finished run(s) updated within the last ${flags.olderThan.text}.`);
   if (removals.length > 0) {
     console.log(flags.dryRun ? `Dry run: nothing was removed; ${humanBytes(freed)} would be freed.` : `Freed ${humanBytes(freed)}.`);

@@ -2,6 +2,8 @@
 // on disk by workflow id. Without a server it lists from the records alone and says so.
 // A broken record is a row with its problem; it never hides the others.
 import path from 'node:path';
+import { estimateCost, type PriceTable } from '../../domain/usage';
+import { loadPrices, usageJson, usageOfRecord, usageSentence } from '../usage-report';
 import { z } from 'zod';
 import { loadConfig } from '../../config';
 import { formatClock } from '../../domain/timecode';
@@ -44,6 +46,8 @@ export interface ListRow {
   note: string | null;
   error: string | null;
   stages?: StageView[];
+  /** With --detailed: what the transcript cost (requests, audio per provider, reuse, estimated money). */
+  usage?: ReturnType<typeof usageJson> & { summary: string };
 }
 
 export interface ListResult {
@@ -53,7 +57,7 @@ export interface ListResult {
 }
 
 /** The merged view that `list` prints; `cleanup` and `delete` use the same statuses. */
-export async function collectRuns(opts: { detailed?: boolean } = {}): Promise<ListResult> {
+export async function collectRuns(opts: { detailed?: boolean; prices?: PriceTable } = {}): Promise<ListResult> {
   const config = loadConfig();
   const reach = await reachTemporal(config);
   let temporal: Map<string, TemporalRun> | null = null;
@@ -79,7 +83,7 @@ export async function collectRuns(opts: { detailed?: boolean } = {}): Promise<Li
   const seen = new Set<string>();
   for (const e of records) {
     seen.add(e.id);
-    rows.push(rowFor(e.id, e, temporal?.get(e.id) ?? null, temporal !== null, opts.detailed ?? false));
+    rows.push(rowFor(e.id, e, temporal?.get(e.id) ?? null, temporal !== null, opts.detailed ?? false, opts.prices));
   }
   for (const [id, t] of temporal ?? []) {
     if (!seen.has(id)) rows.push(rowFor(id, null, t, true, opts.detailed ?? false));
@@ -116,7 +120,7 @@ function emptyRow(id: string): ListRow {
   };
 }
 
-function rowFor(id: string, entry: RecordEntry | null, t: TemporalRun | null, temporalKnown: boolean, detailed: boolean): ListRow {
+function rowFor(id: string, entry: RecordEntry | null, t: TemporalRun | null, temporalKnown: boolean, detailed: boolean, prices?: PriceTable): ListRow {
   const row = emptyRow(id);
   const r: StateRecord | null = entry?.record ?? null;
   row.record_file = entry?.file ?? null;
@@ -134,7 +138,14 @@ function rowFor(id: string, entry: RecordEntry | null, t: TemporalRun | null, te
       updated_at: r.updated_at,
       error: r.error?.message ?? null,
     });
-    if (detailed) row.stages = stageViews(r);
+    if (detailed) {
+      row.stages = stageViews(r);
+      if (prices) {
+        const u = usageOfRecord(r);
+        const cost = estimateCost(prices, u);
+        row.usage = { ...usageJson(u, cost), summary: usageSentence(u, cost) };
+      }
+    }
   }
   if (t) {
     row.temporal_status = t.temporal_status;
@@ -164,7 +175,7 @@ function stagesCell(r: ListRow): string {
 
 export async function listCommand(rawFlags: Record<string, unknown>, filter: { inputs?: string[] } = {}): Promise<number> {
   const flags = parseFlags(ListFlagsSchema, rawFlags);
-  const result = await collectRuns({ detailed: flags.detailed });
+  const result = await collectRuns({ detailed: flags.detailed, ...(flags.detailed ? { prices: await loadPrices(loadConfig()) } : {}) });
   let rows = result.rows;
   // Broken records have no known status: they stay in every filtered view.
   if (flags.status) rows = rows.filter((r) => r.status === flags.status || r.status === 'broken');
@@ -205,6 +216,7 @@ export async function listCommand(rawFlags: Record<string, unknown>, filter: { i
     rows.forEach((r, i) => {
       lines.push(tableText[i + 2]!);
       if (r.stages) lines.push(...stageSummaryLines(r.stages));
+      if (r.usage && r.status === 'completed') lines.push(`    ${r.usage.summary}`);
       else if (r.source === 'temporal') lines.push('    (no state record on disk; `speech show ID` reads the Temporal history)');
     });
   }

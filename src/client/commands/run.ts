@@ -36,6 +36,12 @@ import { preparePipelineInput, webUiMetadata } from '../run-input';
 import { planRun, type StoredResult } from '../run-plan';
 import { reexport } from '../reexport';
 import { describeProviders, ensureEngine, superviseEngine, usesLocalEngine } from '../../local-engine';
+import { estimateCost, type PriceTable } from '../../domain/usage';
+import { checkInterimSpace, checkModelOffline, checkOutputFolder, checkProviders } from '../preflight';
+import { estimateFile, type FileEstimate } from '../estimate';
+import { identifyInput } from '../pipeline-id';
+import { loadPrices, usageJson, usageOfArtifacts, usageSentence } from '../usage-report';
+import { formatMoney } from '../../domain/usage';
 
 const MEDIA_EXTENSIONS = new Set(['wav', 'mp3', 'm4a', 'aac', 'ogg', 'oga', 'opus', 'flac', 'mp4', 'm4v', 'mov', 'mkv', 'webm', 'wma', 'aiff', 'aif', 'amr', 'mpga', 'mpeg', 'avi']);
 
@@ -66,6 +72,7 @@ export const RunFlagsSchema = z
     json: z.boolean().default(false),
     ...RenderFlagsShape,
     identify: z.boolean().default(false),
+    estimate: z.boolean().default(false),
     identifyThreshold: z.coerce.number({ error: '--identify-threshold must be a number' }).min(0, '--identify-threshold must be at least 0').max(100, '--identify-threshold must be at most 100').optional(),
   });
 export type RunFlags = z.infer<typeof RunFlagsSchema>;
@@ -109,6 +116,8 @@ interface RunOutcome {
   outputs: string[];
   web_ui: string | null;
   error: { type: string; message: string } | null;
+  /** What the transcript cost: per provider, reused vs computed, estimated money (completed runs). */
+  usage?: (ReturnType<typeof usageJson> & { summary: string }) | null;
 }
 
 /** Folders expand to the media files directly inside them, in name order. */
@@ -194,12 +203,25 @@ async function identifyVoices(config: Config): Promise<string> {
 
 export async function runCommand(inputs: string[], rawFlags: Record<string, unknown>): Promise<number> {
   const flags = parseRunFlags(rawFlags);
-  // Refused before anything starts: a model the configured provider cannot take.
-  transcribeModelFor(flags, loadConfig());
+  const config = loadConfig();
+  // Refused before anything starts: a model the configured provider cannot take, a language it cannot transcribe.
+  const model = transcribeModelFor(flags, config);
+  checkModelOffline(config, model, flags.language ?? null);
   if (inputs.length === 0) throw new UsageError('name at least one audio or video file (or a folder of them)', 'speech run meeting.m4a');
   const files = await expandInputs(inputs);
   const names = planOutputNames(files, flags.out !== undefined);
-  const identifyDigest = flags.identify ? await identifyVoices(loadConfig()) : null;
+  const identifyDigest = flags.identify ? await identifyVoices(config) : null;
+  const prices = await loadPrices(config);
+  if (flags.estimate) return estimateCommand(config, prices, files, flags, identifyDigest);
+  // The keys (and, on compatible servers, the model) are proven with free calls, and only when
+  // some file will pay a provider: a result that is all reused needs no key.
+  const inProcessWorker = (flags.worker ?? isLocalAddress(config.temporal.address)) && flags.wait;
+  const estimates = await Promise.all(files.map((file) => estimateFor(config, prices, file, flags, identifyDigest, null)));
+  const preflightWarnings = await checkProviders(config, model, {
+    transcription: estimates.some((e) => e.pays.transcription),
+    diarization: estimates.some((e) => e.pays.diarization),
+    inProcessWorker,
+  });
   const say = (line: string) => {
     if (!flags.json) process.stdout.write(`${line}\n`);
   };
@@ -219,6 +241,7 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  for (const w of preflightWarnings) warn(`warning: ${w}`);
   const ctx = await openContext({ embedded: true, onServerStart: say });
   const wantWorker = flags.worker ?? isLocalAddress(ctx.config.temporal.address);
   let worker: Awaited<ReturnType<typeof startInProcessWorker>> | null = null;
@@ -238,7 +261,7 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     const queue = files.map((file, i) => ({ file, i }));
     const lane = async () => {
       for (let item = queue.shift(); item && !detach.signal.aborted; item = queue.shift()) {
-        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display });
+        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display, prices });
       }
     };
     // Live bars on a terminal, plain lines elsewhere; none with --json.
@@ -286,6 +309,11 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
         for (const n of renamed) say(`  ${path.basename(n.file)} → ${n.baseName}.*`);
       }
       say(`${outcomes.length - failed.length} of ${outcomes.length} files ${flags.wait ? 'done' : 'started'}; ${failed.length} failed.`);
+      const costs = outcomes.map((o) => o.usage?.estimated_cost).filter((c): c is NonNullable<typeof c> => c !== undefined);
+      if (costs.length > 0) {
+        const total = costs.reduce((a, c) => a + c.total, 0);
+        say(`Estimated cost of these transcripts: ${formatMoney(total, prices.currency)} (prices of ${prices.date}); \`speech show ID\` itemizes each.`);
+      }
     }
     if (failed.length === 0) return EXIT.ok;
     // A single input that is not media is the user's input error, not a failed run.
@@ -326,12 +354,13 @@ function printSingle(o: RunOutcome, say: (l: string) => void): void {
     say(`${o.pipeline_id}: ${when}${o.audio_seconds !== null ? `, ${formatClock(o.audio_seconds)} of audio` : ''}`);
     say('Outputs:');
     for (const f of o.outputs) say(`  ${f}`);
+    if (o.usage) say(o.usage.summary);
   } else if (o.status === 'running') {
     say(`${o.pipeline_id}: ${o.mode === 'attached' ? 'already running' : 'started'} (run ${o.run_id})`);
     say(`Follow it with: speech watch ${o.pipeline_id}`);
   } else {
     say(`${o.pipeline_id ?? path.basename(o.file)}: ${o.status}: ${o.error?.message ?? ''}`);
-    if (o.status === 'failed' && o.error?.type !== Failure.InvalidMedia && o.error?.type !== Failure.OutputExists) say('Finished stages are kept: run the same command again to resume.');
+    if (o.status === 'failed') say(nextStep(o.error?.type));
   }
   if (o.web_ui) say(`Web UI: ${o.web_ui}`);
 }
@@ -340,7 +369,17 @@ async function runOne(
   ctx: CliContext,
   file: string,
   flags: RunFlags,
-  env: { searchAttributes: boolean; say: (l: string) => void; warn: (l: string) => void; detailed: boolean; baseName: string; identifyDigest: string | null; detach: AbortSignal; display: ProgressDisplay },
+  env: {
+    searchAttributes: boolean;
+    say: (l: string) => void;
+    warn: (l: string) => void;
+    detailed: boolean;
+    baseName: string;
+    identifyDigest: string | null;
+    detach: AbortSignal;
+    display: ProgressDisplay;
+    prices: PriceTable;
+  },
 ): Promise<RunOutcome> {
   const started = Date.now();
   const { config, client } = ctx;
@@ -378,6 +417,13 @@ async function runOne(
   const baseName = env.baseName;
   const id = ident.pipelineId;
   const outDir = input.outputDir;
+  // --force-restart computes every stage again: nothing is taken from the stage cache either.
+  if (flags.forceRestart) input.reuseCached = false;
+  const usageOf = (artifacts: SpeechPipelineResult['artifacts']) => {
+    const u = usageOfArtifacts(artifacts);
+    const cost = estimateCost(env.prices, u);
+    return { ...usageJson(u, cost), summary: usageSentence(u, cost) };
+  };
 
   // Refuse, before anything is paid for, to write over files this pipeline did not write (its
   // ledger, or for runs of earlier releases, the outputs its state record vouches for).
@@ -419,6 +465,7 @@ async function runOne(
     outputs,
     duration_ms: Date.now() - started,
     web_ui: webUiLink(config, id, runIdDone),
+    usage: completed ? usageOf(completed.artifacts) : null,
   });
   if (plan.kind === 'stored') return finished(plan.runId, completed!.outputs.map((o) => o.path));
   if (plan.kind === 're-render') {
@@ -440,6 +487,17 @@ async function runOne(
   }
   const mode: RunOutcome['mode'] = plan.kind === 'attach' ? 'attached' : plan.kind === 'resume' ? 'resumed' : 'started';
   const reuseCompleted = plan.kind === 'resume' && plan.afterCompleted;
+  if (!handle) {
+    // Before anything is paid for: the outputs can be written, and the interim audio fits.
+    try {
+      await checkOutputFolder(outDir);
+      const estimate = await estimateFor(config, env.prices, file, flags, env.identifyDigest, probeSeconds);
+      if (!estimate.reused.conversion && probeSeconds !== null) await checkInterimSpace(config.dataDir, probeSeconds);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      return { ...out, status: 'invalid', duration_ms: Date.now() - started, error: { type: 'Preflight', message: err.hint ? `${err.message}. ${err.hint}` : err.message } };
+    }
+  }
 
   if (!handle) {
     try {
@@ -480,7 +538,7 @@ async function runOne(
       signal: env.detach,
     });
     view.completed(result.stages);
-    return { ...out, status: 'completed', audio_seconds: result.audioSeconds, outputs: result.outputs.map((o) => o.path), duration_ms: Date.now() - started };
+    return { ...out, status: 'completed', audio_seconds: result.audioSeconds, outputs: result.outputs.map((o) => o.path), duration_ms: Date.now() - started, usage: usageOf(result.artifacts) };
   } catch (err) {
     view.ended();
     if (err instanceof DetachedError) return { ...out, detached: true, duration_ms: Date.now() - started };
@@ -491,6 +549,101 @@ async function runOne(
     }
     return { ...out, status: e.cancelled ? 'cancelled' : 'failed', error: { type: e.type, message: e.message }, duration_ms: Date.now() - started };
   }
+}
+
+/** What to do after a failed run: resume it, or fix what no retry can. */
+export function nextStep(type: string | undefined): string {
+  switch (type) {
+    case Failure.InvalidMedia:
+    case Failure.UnsupportedFormat:
+      return 'The input cannot be transcribed as it is; running it again fails the same way.';
+    case Failure.OutputExists:
+      return 'Nothing was overwritten; add --overwrite or choose --out DIR.';
+    case Failure.ProviderAuth:
+    case Failure.ConfigMissing:
+      return "Fix the worker's configuration named above, then run the same command again: finished stages are kept.";
+    case Failure.ProviderQuotaExceeded:
+      return 'Add credit to the provider account, then run the same command again: finished stages are kept.';
+    case Failure.ProviderBadRequest:
+      return 'The provider refused the request as made; running it again fails the same way. Change the option it names (finished stages are kept for the corrected run where they do not depend on it).';
+    case Failure.InputMissing:
+      return 'The input changed or went away during the run; run it again on the file as it is now (it counts as a new input).';
+    default:
+      return 'Finished stages are kept: run the same command again to resume.';
+  }
+}
+
+/** What running one file would reuse and pay (read from local files only). */
+async function estimateFor(config: Config, prices: PriceTable, file: string, flags: RunFlags, identifyDigest: string | null, seconds: number | null) {
+  const options = optionsFrom(flags, config, identifyDigest);
+  const ident = await identifyInput(file, options);
+  const e = await estimateFile(config, prices, { chunkMaxSeconds: config.chunkMaxSeconds, lanes: config.transcribeConcurrency, previousTextPrompt: config.previousTextPrompt }, {
+    file,
+    pipelineId: ident.pipelineId,
+    sha256: ident.sha256,
+    seconds,
+    options,
+  });
+  return { ...e, pays: paysFor(e) };
+}
+
+function paysFor(e: FileEstimate): { diarization: boolean; transcription: boolean } {
+  if (e.completed_earlier) return { diarization: false, transcription: false };
+  return { diarization: !e.reused.diarization, transcription: e.to_pay.transcription_requests > 0 || !e.reused.conversion };
+}
+
+/** `speech run --estimate`: what each file would reuse and pay, spending nothing. */
+async function estimateCommand(config: Config, prices: PriceTable, files: string[], flags: RunFlags, identifyDigest: string | null): Promise<number> {
+  const ffmpeg = createFfmpegProcessor({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath });
+  const rows: FileEstimate[] = [];
+  const problems: { file: string; message: string }[] = [];
+  for (const file of files) {
+    let seconds: number | null;
+    try {
+      const probe = await ffmpeg.probe(file);
+      if (probe.audioStreams === 0) throw new Error('no audio stream');
+      seconds = probe.durationSeconds;
+    } catch (err) {
+      problems.push({ file, message: `not audio or video that can be transcribed (${(err as Error).message.split('\n')[0]})` });
+      continue;
+    }
+    rows.push(await estimateFor(config, prices, file, flags, identifyDigest, seconds));
+  }
+  const total = rows.reduce((a, r) => a + (r.cost.amount ?? 0), 0);
+  const unknown = rows.some((r) => r.cost.amount === null);
+  if (flags.json) {
+    printJson({ ok: problems.length === 0, files: rows, problems, total: { amount: Math.round(total * 1e6) / 1e6, currency: prices.currency, price_date: prices.date, incomplete: unknown } });
+    return problems.length === 0 ? EXIT.ok : EXIT.usage;
+  }
+  const say = (l: string) => process.stdout.write(`${l}\n`);
+  say(
+    table(
+      ['file', 'audio', 'reused', 'to pay', 'est. cost'],
+      rows.map((r) => [
+        path.basename(r.file),
+        r.audio_seconds !== null ? formatClock(r.audio_seconds) : '?',
+        r.completed_earlier ? 'all (completed earlier)' : reusedPhrase(r),
+        r.completed_earlier ? 'nothing' : payPhrase(r),
+        r.cost.amount === null ? 'no price' : formatMoney(r.cost.amount, prices.currency),
+      ]),
+    ),
+  );
+  for (const p of problems) say(`${path.basename(p.file)}: ${p.message}`);
+  say(`Estimated total: ${formatMoney(total, prices.currency)}${unknown ? ' (some work has no price in the table)' : ''}; prices of ${prices.date}${config.pricesFile ? ` from ${config.pricesFile}` : ' (shipped table; set PRICES_FILE to use yours)'}. Nothing was sent or started.`);
+  return problems.length === 0 ? EXIT.ok : EXIT.usage;
+}
+
+function reusedPhrase(r: FileEstimate): string {
+  const parts = [r.reused.conversion ? 'conversion' : null, r.reused.diarization ? 'diarization' : null, r.reused.chunks > 0 ? `${r.reused.chunks}/${r.reused.of_chunks} chunks` : null].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : 'nothing';
+}
+
+function payPhrase(r: FileEstimate): string {
+  const parts = [
+    r.to_pay.diarization_seconds > 0 ? `diarize ${formatClock(r.to_pay.diarization_seconds)}` : null,
+    r.to_pay.transcription_requests > 0 ? `transcribe ${formatClock(r.to_pay.transcription_seconds)} (${r.to_pay.transcription_requests} req.)` : null,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : 'nothing';
 }
 
 /** What a completed run stored, for planRun. */

@@ -10,7 +10,9 @@ import { webUiLink } from '../context';
 import { EXIT, UsageError } from '../errors';
 import { humanBytes, printJson, seconds, table } from '../output';
 import { brokenRecord, checkId, lookupRecord, recordedArtifacts, unknownRun } from '../records';
-import { parseFlags, shortTime, stageViews, type StageView } from './checkpoint-common';
+import { parseFlags, provenanceNote, shortTime, stageViews, type StageView } from './checkpoint-common';
+import { estimateCost } from '../../domain/usage';
+import { loadPrices, usageJson, usageLines, usageOfRecord } from '../usage-report';
 import { describeTemporalRun, historyTimings, oneLine, reachTemporal, type HistoryTimings, type TemporalRun } from './temporal-view';
 
 const ShowFlagsSchema = z.object({ json: z.boolean().default(false) });
@@ -49,6 +51,8 @@ export async function showCommand(id: string, rawFlags: Record<string, unknown>)
   const stages: StageView[] = record ? stageViews(record) : historyStages(history);
   const outputs = record ? recordedArtifacts(record).filter((a) => a.kind === 'output') : [];
   const status = temporal?.status ?? record?.status ?? 'unknown';
+  const usage = record ? usageOfRecord(record) : null;
+  const cost = usage ? estimateCost(await loadPrices(config), usage) : null;
 
   if (flags.json) {
     printJson({
@@ -61,6 +65,7 @@ export async function showCommand(id: string, rawFlags: Record<string, unknown>)
       stages,
       outputs,
       history_stages: history?.stages ?? null,
+      usage: usage && cost ? usageJson(usage, cost) : null,
       web_ui: link,
     });
     return EXIT.ok;
@@ -94,7 +99,7 @@ export async function showCommand(id: string, rawFlags: Record<string, unknown>)
       ['STAGE', 'STATUS', 'STARTED', 'TOOK', 'ARTIFACT', 'SIZE', 'SHA256'],
       stages.map((s) => [
         s.stage,
-        s.status + (s.reused ? ' (reused)' : ''),
+        s.status + provenanceNote(s),
         shortTime(s.started_at),
         seconds(s.duration_ms),
         s.artifact ? path.basename(s.artifact.path) + (s.outputs > 1 ? ` +${s.outputs - 1}` : '') : '-',
@@ -103,8 +108,12 @@ export async function showCommand(id: string, rawFlags: Record<string, unknown>)
       ]),
     ),
   );
-  if (record?.error) {
+  if (usage && cost && (usage.diarization.provider || usage.transcription.provider || usage.diarization.reusedFrom || usage.conversion.reusedFrom)) {
     say('');
+    say('Usage:');
+    for (const l of usageLines(usage, cost)) say(`  ${l}`);
+  }
+  if (record?.error) {
     say(`Error${record.error.stage ? ` in ${record.error.stage}` : ''}: ${record.error.message} (${record.error.type})`);
   }
   if (outputs.length > 0) {
@@ -130,6 +139,7 @@ function historyStages(h: HistoryTimings | null): StageView[] {
       completed_at: t?.completed_at ?? null,
       duration_ms: t?.duration_ms ?? null,
       reused: false,
+      reused_from: null,
       artifact: null,
       outputs: 0,
     };
