@@ -160,6 +160,9 @@ async function startRun(b: Bench, env: NodeJS.ProcessEnv, file: string, tag: str
     interimDir: path.join(runDir, 'interim'),
     outputDir: path.join(runDir, 'output'),
     stateRecordPath: path.join(runDir, 'state.json'),
+    // Every measured run does its own work: the stage cache would hand later runs of the same
+    // file the first run's results.
+    reuseCached: false,
   });
   input.settings = { chunkMaxSeconds: config.chunkMaxSeconds, transcribeConcurrency: config.transcribeConcurrency, heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds, ...settings };
   const startedAt = Date.now();

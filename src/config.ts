@@ -2,6 +2,7 @@
 // client/ call these loaders; activities receive what they need through their deps.
 import { z } from 'zod';
 import path from 'node:path';
+import { resolveUpload, uploadLabel, UPLOAD_CODECS, type UploadFormat } from './domain/upload-format';
 
 const optionalString = z
   .string()
@@ -35,7 +36,11 @@ const EnvSchema = z.object({
   PYANNOTE_BASE_URL: url('PYANNOTE_BASE_URL'),
   PYANNOTE_MODEL: z.enum(['precision-2', 'community-1']).default('precision-2'),
   PYANNOTE_POLL_SECONDS: z.coerce.number().positive().max(60).default(5),
+  PYANNOTE_REQUESTS_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(80),
   PRICES_FILE: optionalString,
+  PROMPT_FILE: optionalString,
+  UPLOAD_CODEC: z.enum(['auto', ...UPLOAD_CODECS]).default('auto'),
+  UPLOAD_BITRATE_KBPS: z.coerce.number().int().min(8).max(320).optional(),
   FFMPEG_PATH: optionalString,
   FFPROBE_PATH: optionalString,
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
@@ -48,7 +53,7 @@ const EnvSchema = z.object({
   TRANSCRIBE_PREVIOUS_TEXT_PROMPT: z.enum(['true', 'false', '1', '0']).default('true'),
   HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
   TRANSCRIBE_PROVIDER: z.enum(['auto', 'openai', 'local']).default('auto'),
-  DIARIZE_PROVIDER: z.enum(['auto', 'pyannote', 'local']).default('auto'),
+  DIARIZE_PROVIDER: z.enum(['auto', 'pyannote', 'local', 'openai']).default('auto'),
   LOCAL_ASR_MODEL: z.string().trim().min(1).default('tiny.en'),
   LOCAL_DEVICE: z.enum(['cpu', 'cuda', 'auto']).default('cpu'),
   LOCAL_COMPUTE_TYPE: optionalString.refine((v) => v === undefined || /^[a-z0-9_]+$/.test(v), { message: 'LOCAL_COMPUTE_TYPE must be a CTranslate2 compute type such as int8, int8_float16, float16, float32' }),
@@ -76,7 +81,7 @@ export interface Config {
   };
   dataDir: string;
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
-  pyannote: { apiKey: string | undefined; baseUrl: string; model: 'precision-2' | 'community-1'; pollSeconds: number };
+  pyannote: { apiKey: string | undefined; baseUrl: string; model: 'precision-2' | 'community-1'; pollSeconds: number; requestsPerMinute: number };
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -93,8 +98,13 @@ export interface Config {
   faultActivityDelays: Record<string, number>;
   /** A JSON price table laid over the shipped one (domain/usage.ts), for cost estimates. */
   pricesFile: string | undefined;
+  /** A text file of vocabulary and names for every run's transcription prompt (`--prompt-file` per run). */
+  promptFile: string | undefined;
   /** Where each stage runs: a cloud provider, or the local engine (engine/). */
-  providers: { transcription: 'openai' | 'local'; diarization: 'pyannote' | 'local' };
+  /** diarization `openai`: gpt-4o-transcribe-diarize with the OpenAI key, for users who have no pyannote.ai key. */
+  providers: { transcription: 'openai' | 'local'; diarization: 'pyannote' | 'local' | 'openai' };
+  /** What audio each stage sends its provider (domain/upload-format.ts): compact for cloud providers, the WAV for the local engine. */
+  upload: { transcription: UploadFormat; diarization: UploadFormat };
   local: {
     /** faster-whisper model name or path; tiny.en is the one bundled with the engine. */
     asrModel: string;
@@ -124,6 +134,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const transcription = e.TRANSCRIBE_PROVIDER === 'auto' ? (e.OPENAI_API_KEY || e.OPENAI_BASE_URL ? 'openai' : 'local') : e.TRANSCRIBE_PROVIDER;
+  const diarization = e.DIARIZE_PROVIDER === 'auto' ? (e.PYANNOTE_API_KEY || e.PYANNOTE_BASE_URL ? 'pyannote' : 'local') : e.DIARIZE_PROVIDER;
   if ((e.TEMPORAL_TLS_CERT === undefined) !== (e.TEMPORAL_TLS_KEY === undefined)) {
     throw new ConfigError(['TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate and key)']);
   }
@@ -144,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: e.PYANNOTE_BASE_URL ?? 'https://api.pyannote.ai',
       model: e.PYANNOTE_MODEL,
       pollSeconds: e.PYANNOTE_POLL_SECONDS,
+      requestsPerMinute: e.PYANNOTE_REQUESTS_PER_MINUTE,
     },
     ffmpegPath: e.FFMPEG_PATH,
     ffprobePath: e.FFPROBE_PATH,
@@ -155,9 +168,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerActivitySlots: e.WORKER_ACTIVITY_SLOTS,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT_SECONDS,
     previousTextPrompt: e.TRANSCRIBE_PREVIOUS_TEXT_PROMPT === 'true' || e.TRANSCRIBE_PREVIOUS_TEXT_PROMPT === '1',
-    providers: {
-      transcription: e.TRANSCRIBE_PROVIDER === 'auto' ? (e.OPENAI_API_KEY || e.OPENAI_BASE_URL ? 'openai' : 'local') : e.TRANSCRIBE_PROVIDER,
-      diarization: e.DIARIZE_PROVIDER === 'auto' ? (e.PYANNOTE_API_KEY || e.PYANNOTE_BASE_URL ? 'pyannote' : 'local') : e.DIARIZE_PROVIDER,
+    providers: { transcription, diarization },
+    upload: {
+      transcription: resolveUpload(transcription, e.UPLOAD_CODEC, e.UPLOAD_BITRATE_KBPS),
+      // OpenAI's diarizer sends WAV pieces with WAV reference clips of the speakers.
+      diarization: diarization === 'openai' ? { codec: 'wav', bitrateKbps: null } : resolveUpload(diarization, e.UPLOAD_CODEC, e.UPLOAD_BITRATE_KBPS),
     },
     local: {
       asrModel: e.LOCAL_ASR_MODEL,
@@ -169,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       python: e.LOCAL_ENGINE_PYTHON ?? path.resolve(__dirname, '..', 'engine', '.venv', 'bin', 'python'),
     },
     pricesFile: e.PRICES_FILE,
+    promptFile: e.PROMPT_FILE,
     faultActivityDelays: Object.fromEntries(
       (e.FAULT_ACTIVITY_DELAYS ?? '')
         .split(',')
@@ -204,6 +220,7 @@ export function voicesDir(dataDir: string): string {
  * provider (and endpoint) that made them, so each enrolled voice records the space it belongs to.
  */
 export function voiceSpace(config: Pick<Config, 'providers' | 'pyannote'>): string {
+  if (config.providers.diarization === 'openai') return 'openai-diarize';
   return config.providers.diarization === 'local' ? 'local-engine' : `pyannote:${config.pyannote.baseUrl.replace(/\/+$/, '')}`;
 }
 
@@ -211,12 +228,25 @@ export function voiceSpace(config: Pick<Config, 'providers' | 'pyannote'>): stri
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 /** Who answers each stage under this configuration (cache keys, usage); never a key. */
-export function serviceIds(config: Config): { transcription: { provider: string; endpoint: string }; diarization: { provider: string; endpoint: string; model: string } } {
+export function serviceIds(config: Pick<Config, 'providers' | 'openai' | 'pyannote' | 'upload'>): {
+  transcription: { provider: string; endpoint: string; upload: string };
+  diarization: { provider: string; endpoint: string; model: string; upload: string };
+} {
   return {
-    transcription: config.providers.transcription === 'local' ? { provider: 'local', endpoint: '' } : { provider: 'openai', endpoint: config.openai.baseUrl ?? OPENAI_DEFAULT_BASE_URL },
-    diarization:
-      config.providers.diarization === 'local'
+    transcription: {
+      ...(config.providers.transcription === 'local' ? { provider: 'local', endpoint: '' } : { provider: 'openai', endpoint: config.openai.baseUrl ?? OPENAI_DEFAULT_BASE_URL }),
+      upload: uploadLabel(config.upload.transcription),
+    },
+    diarization: {
+      ...(config.providers.diarization === 'local'
         ? { provider: 'local', endpoint: '', model: 'local' }
-        : { provider: 'pyannote', endpoint: config.pyannote.baseUrl, model: config.pyannote.model },
+        : config.providers.diarization === 'openai'
+          ? { provider: 'openai', endpoint: config.openai.baseUrl ?? OPENAI_DEFAULT_BASE_URL, model: OPENAI_DIARIZE_MODEL }
+          : { provider: 'pyannote', endpoint: config.pyannote.baseUrl, model: config.pyannote.model }),
+      upload: uploadLabel(config.upload.diarization),
+    },
   };
 }
+
+/** The model DIARIZE_PROVIDER=openai diarizes with. */
+export const OPENAI_DIARIZE_MODEL = 'gpt-4o-transcribe-diarize';

@@ -57,7 +57,9 @@ export function describeProviders(config: Config, engine: EngineInfo | null): st
   const t = config.providers.transcription === 'local' ? `faster-whisper ${config.local.asrModel} (${config.local.device}${config.local.computeType ? `/${config.local.computeType}` : ''})` : `${config.openai.model}`;
   return [
     `transcription: ${t} on ${where(config.providers.transcription === 'local', config.openai.baseUrl ?? 'OpenAI')}`,
-    `diarization: ${config.providers.diarization === 'local' ? 'voice activity + speaker embeddings' : config.pyannote.model} on ${where(config.providers.diarization === 'local', config.pyannote.baseUrl)}`,
+    config.providers.diarization === 'openai'
+      ? `diarization: gpt-4o-transcribe-diarize on ${config.openai.baseUrl ?? 'OpenAI'}`
+      : `diarization: ${config.providers.diarization === 'local' ? 'voice activity + speaker embeddings' : config.pyannote.model} on ${where(config.providers.diarization === 'local', config.pyannote.baseUrl)}`,
   ].join('; ');
 }
 

@@ -4,9 +4,12 @@ import { Context } from '@temporalio/activity';
 import type { Next } from '@temporalio/common';
 import { NativeConnection, Worker, type ActivityExecuteInput, type ActivityInboundCallsInterceptor, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { byteRangeFor, readWavInfo, wavHeader } from './providers/wav';
 import path from 'node:path';
 import { createActivities } from './activities';
-import { serviceIds, voiceSpace, type Config } from './config';
+import { OPENAI_DIARIZE_MODEL, serviceIds, voiceSpace, type Config } from './config';
+import { createOpenAIDiarizer, type OpenAIDiarizer } from './providers/openai-diarizer';
 import { Failure } from './domain/failures';
 import { ProviderError } from './providers/errors';
 import { createFsArtifactStore } from './providers/artifact-store';
@@ -40,6 +43,7 @@ export function activitiesFromConfig(config: Config, engine?: LocalEngineEndpoin
     store,
     cache: createStageCache(cacheDirOf(config.dataDir), store),
     services: serviceIds(config),
+    upload: config.upload,
     transcriber: () => {
       if (localTranscription) {
         if (!engine) throw missingEngine('transcription');
@@ -51,6 +55,7 @@ export function activitiesFromConfig(config: Config, engine?: LocalEngineEndpoin
       return transcriber;
     },
     diarizer: diarizerFromConfig(config, engine),
+    ...(config.providers.diarization === 'openai' ? { openaiDiarizer: openaiDiarizerFromConfig(config) } : {}),
     // Polling the local engine costs nothing; pyannote.ai's is rate limited.
     diarizePollIntervalMs: diarizePollIntervalMs(config),
     voiceSpace: voiceSpace(config),
@@ -61,18 +66,28 @@ function diarizePollIntervalMs(config: Config): number {
   return config.providers.diarization === 'local' ? Math.min(500, config.pyannote.pollSeconds * 1000) : config.pyannote.pollSeconds * 1000;
 }
 
+/** gpt-4o-transcribe-diarize with this worker's OpenAI key (DIARIZE_PROVIDER=openai), built on first use. */
+function openaiDiarizerFromConfig(config: Config): () => OpenAIDiarizer {
+  let d: OpenAIDiarizer | undefined;
+  return () => {
+    if (!config.openai.apiKey) throw missingKey('OPENAI_API_KEY', 'diarization (DIARIZE_PROVIDER=openai)');
+    d ??= createOpenAIDiarizer({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl, model: OPENAI_DIARIZE_MODEL });
+    return d;
+  };
+}
+
 /** The diarizer of this configuration (pyannote.ai or the local engine), built on first use. */
 function diarizerFromConfig(config: Config, engine?: LocalEngineEndpoint | null): () => Diarizer {
   let diarizer: Diarizer | undefined;
   return () => {
     if (config.providers.diarization === 'local') {
       if (!engine) throw missingEngine('diarization');
-      diarizer ??= limitDiarizer(createPyannoteDiarizer({ apiKey: LOCAL_ENGINE_KEY, baseUrl: engine.url, model: config.pyannote.model }), config.providerConcurrency.pyannote);
+      diarizer ??= limitDiarizer(createPyannoteDiarizer({ apiKey: LOCAL_ENGINE_KEY, baseUrl: engine.url, model: config.pyannote.model, requestsPerMinute: null }), config.providerConcurrency.pyannote);
       return diarizer;
     }
     if (!config.pyannote.apiKey) throw missingKey('PYANNOTE_API_KEY', 'diarization');
     diarizer ??= limitDiarizer(
-      createPyannoteDiarizer({ apiKey: config.pyannote.apiKey, baseUrl: config.pyannote.baseUrl, model: config.pyannote.model }),
+      createPyannoteDiarizer({ apiKey: config.pyannote.apiKey, baseUrl: config.pyannote.baseUrl, model: config.pyannote.model, requestsPerMinute: config.pyannote.requestsPerMinute }),
       config.providerConcurrency.pyannote,
     );
     return diarizer;
@@ -85,6 +100,9 @@ function diarizerFromConfig(config: Config, engine?: LocalEngineEndpoint | null)
  * short and the job is cheap, so it runs in the CLI rather than as a workflow.
  */
 export async function makeVoiceprint(config: Config, engine: LocalEngineEndpoint | null, wav: { path: string; sha256: string }, signal?: AbortSignal): Promise<string> {
+  // OpenAI's diarize model compares against reference clips, not voiceprints: the voice keeps
+  // the clip itself (its middle 10 s at most, as a WAV), sent along as a known speaker.
+  if (config.providers.diarization === 'openai') return referenceClip(wav.path);
   let diarizer: Diarizer;
   try {
     diarizer = diarizerFromConfig(config, engine)();
@@ -105,6 +123,22 @@ export async function makeVoiceprint(config: Config, engine: LocalEngineEndpoint
     }
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
+}
+
+/** A 16 kHz mono WAV clip of 2–10 s (the middle of a longer one), base64: a known speaker for gpt-4o-transcribe-diarize. */
+async function referenceClip(file: string): Promise<string> {
+  const info = await readWavInfo(file);
+  const span = Math.min(info.durationSeconds, 10);
+  const start = (info.durationSeconds - span) / 2;
+  const range = byteRangeFor(info, start, start + span);
+  const data = Buffer.alloc(range.endByte - range.startByte);
+  const fh = await open(file, 'r');
+  try {
+    await fh.read(data, 0, data.length, range.startByte);
+  } finally {
+    await fh.close();
+  }
+  return Buffer.concat([wavHeader(info, data.length), data]).toString('base64');
 }
 
 /** The workflow bundle made at build time, or the sources (bundled on start) when there is none. */

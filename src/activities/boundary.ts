@@ -4,11 +4,12 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Failure, NON_RETRYABLE_FAILURES, type FailureType } from '../domain/failures';
 import { ProviderError } from '../providers/errors';
 
-export function failure(type: FailureType, message: string, opts: { retryAfterSeconds?: number } = {}): ApplicationFailure {
+export function failure(type: FailureType, message: string, opts: { retryAfterSeconds?: number; shouldRetry?: boolean } = {}): ApplicationFailure {
   return ApplicationFailure.create({
     type,
     message,
-    nonRetryable: NON_RETRYABLE_FAILURES.includes(type),
+    // The service's `x-should-retry` wins over what the failure type implies.
+    nonRetryable: opts.shouldRetry !== undefined ? !opts.shouldRetry : NON_RETRYABLE_FAILURES.includes(type),
     ...(opts.retryAfterSeconds !== undefined ? { nextRetryDelay: `${Math.max(1, Math.ceil(opts.retryAfterSeconds))}s` } : {}),
   });
 }
@@ -37,7 +38,7 @@ export async function atBoundary<T>(body: (beat: Beat) => Promise<T>, intervalMs
     // activity reports a cancellation, which the worker records as such rather than a failure.
     if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? err;
     if (err instanceof ProviderError) {
-      throw failure(err.type, err.message, { retryAfterSeconds: err.details.retryAfterSeconds });
+      throw failure(err.type, err.message, { retryAfterSeconds: err.details.retryAfterSeconds, shouldRetry: err.details.shouldRetry });
     }
     throw err;
   } finally {

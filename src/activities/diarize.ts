@@ -2,13 +2,17 @@
 // The job id is kept in heartbeat details and in a small file beside the audio, so a
 // retried attempt polls the same (already paid for) job instead of submitting another.
 import { Context, sleep } from '@temporalio/activity';
-import { readFile } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
+import { uploadExtension, uploadLabel, type UploadFormat } from '../domain/upload-format';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
 import type { SpeakerMatch, SpeakerTurn, ArtifactRef } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
 import { ProviderError } from '../providers/errors';
-import type { DiarizationHints, Diarizer, IdentifyOptions } from '../providers/interfaces';
+import type { DiarizationHints, Diarizer, IdentifyOptions, MediaProcessor } from '../providers/interfaces';
+import type { OpenAIDiarizer } from '../providers/openai-diarizer';
+import { sha256File } from '../providers/artifact-store';
+import { SILENCES_FILE } from './convert';
 import { cacheKey, diarizationKeyInputs, type ServiceId, type StageCache } from '../providers/stage-cache';
 import { MAX_VOICEPRINTS, voiceprintsDigest, voiceprintsFor } from '../providers/voices';
 import { atBoundary, failure } from './boundary';
@@ -40,9 +44,15 @@ export interface DiarizeProgress {
 }
 
 export interface DiarizationResult {
-  job_id: string;
+  /** pyannote.ai's job (null for request-based providers). */
+  job_id: string | null;
   speakers: string[];
+  /** One speaker at a time (pyannote.ai's exclusiveDiarization when given): what the merge uses. */
   turns: SpeakerTurn[];
+  /** Turns as diarized, overlaps included (results of earlier releases have only `turns`). */
+  overlapping_turns?: SpeakerTurn[];
+  /** What the service said about the result (e.g. a speaker count it could not honour). */
+  warnings?: string[];
   /** With --identify: how each speaker compared with the enrolled voices. */
   matches?: SpeakerMatch[];
 }
@@ -55,12 +65,19 @@ export function makeDiarizeAudio(deps: {
   cache?: StageCache;
   /** Who diarizes, with which model: part of the cache key, and what the usage is billed by. */
   service?: ServiceId & { model: string };
+  /** What the audio is uploaded as (a compact encoding of the WAV); absent: the WAV. */
+  upload?: UploadFormat;
+  media?: MediaProcessor;
+  /** DIARIZE_PROVIDER=openai: gpt-4o-transcribe-diarize, request by request, instead of a pyannote.ai-style job. */
+  openaiDiarizer?: () => OpenAIDiarizer;
 }) {
   return async function diarizeAudio(input: DiarizeAudioInput): Promise<ArtifactRef> {
     return atBoundary(async (heartbeat) => {
       const ctx = Context.current();
       const signal = ctx.cancellationSignal;
-      const diarizer = deps.diarizer();
+      // Built on first use: with DIARIZE_PROVIDER=openai there is no job-based diarizer.
+      let jobDiarizer: Diarizer | undefined;
+      const diarizer = () => (jobDiarizer ??= deps.diarizer());
       const identify = input.identify ? await identifyOptions(input.identify, deps.voiceSpace) : undefined;
       const jobFile = path.join(input.interimDir, 'diarization-job.json');
 
@@ -77,8 +94,14 @@ export function makeDiarizeAudio(deps: {
       let jobId = sameAudio ? previous.jobId : null;
       let jobs = sameAudio ? (previous.jobs ?? (jobId ? 1 : 0)) : 0;
       let polls = previous?.polls ?? 0;
+      let uploadBytes: number | null = null;
+      /** Why a second job was paid for this audio, when one was. */
+      let paidAgain: string | null = null;
       const service = deps.service ?? { provider: 'pyannote', endpoint: '', model: 'unknown' };
-      const keyInputs = diarizationKeyInputs({ audioSha256: input.audio.sha256, service, hints: input.hints, identify: identify ? { voicesSha256: voiceprintsDigest(identify.voiceprints), threshold: identify.threshold } : null });
+      const keyInputs = {
+        ...diarizationKeyInputs({ audioSha256: input.audio.sha256, service, hints: input.hints, identify: identify ? { voicesSha256: voiceprintsDigest(identify.voiceprints), threshold: identify.threshold } : null }),
+        turns: TURNS_VARIANT,
+      };
       const key = cacheKey('diarization', keyInputs);
       const resultFile = path.join(input.interimDir, 'diarization.json');
       // Nothing paid yet for this audio: the same diarization (same audio, provider, model,
@@ -90,14 +113,57 @@ export function makeDiarizeAudio(deps: {
           return { ...hit.files.result, metadata: { ...hit.files.result.metadata, reused_from: hit.computedBy } };
         }
       }
+      if (deps.openaiDiarizer) {
+        // With --identify the enrolled voices' clips go along as known speakers (at most 4).
+        if (identify && identify.voiceprints.length > OPENAI_KNOWN_SPEAKERS) {
+          throw failure(Failure.ConfigMissing, `--identify with DIARIZE_PROVIDER=openai names at most ${OPENAI_KNOWN_SPEAKERS} voices, and ${identify.voiceprints.length} are enrolled; remove some with \`speech voices remove NAME\`.`);
+        }
+        const knownSpeakers = identify?.voiceprints.map((v) => ({ name: v.label, clip: Buffer.from(v.voiceprint, 'base64') }));
+        heartbeat({ phase: 'requesting' });
+        const r = await deps.openaiDiarizer().diarize(input.audio.path, { signal, onProgress: (done, total) => heartbeat({ phase: 'requesting', done, total }), ...(knownSpeakers ? { knownSpeakers } : {}) });
+        const named = labelNamedSpeakers(r.turns, r.speakers);
+        const turns = named.turns.filter((t) => t.end > t.start).sort((a, b) => a.start - b.start || a.end - b.end);
+        await refuseEmpty(turns, input);
+        const result: DiarizationResult = { job_id: null, speakers: named.speakers, turns, overlapping_turns: turns, ...(identify ? { matches: named.matches } : {}) };
+        const ref = await deps.store.writeJson(resultFile, result);
+        const out: ArtifactRef = {
+          ...ref,
+          metadata: {
+            speakers: r.speakers.length,
+            turns: turns.length,
+            provider: service.provider,
+            model: service.model,
+            audio_seconds: audioSeconds(input.audio),
+            requests: r.requests,
+            input_tokens: r.usage.inputTokens,
+            output_tokens: r.usage.outputTokens,
+            upload: 'wav',
+          },
+        };
+        await deps.cache?.put('diarization', key, keyInputs, { pipelineId: input.pipelineId, files: { result: out } });
+        return out;
+      }
       const beat = (phase: DiarizeProgress['phase'], jobStatus?: string) =>
         heartbeat({ phase, jobId, audioSha256: input.audio.sha256, polls, jobs, ...(jobStatus ? { jobStatus } : {}) } satisfies DiarizeProgress);
 
       const submit = async () => {
         beat('uploading');
-        const mediaKey = `media://speech/${input.pipelineId}/${input.audio.sha256.slice(0, 16)}.wav`;
-        const url = await diarizer.upload(input.audio.path, mediaKey, signal);
-        const job = await diarizer.submit(url, input.hints, signal, identify);
+        const upload = deps.upload && deps.media && deps.upload.codec !== 'wav' ? deps.upload : null;
+        const mediaKey = `media://speech/${input.pipelineId}/${input.audio.sha256.slice(0, 16)}.${upload ? uploadExtension(upload) : 'wav'}`;
+        let url: string;
+        if (!upload) url = await diarizer().upload(input.audio.path, mediaKey, signal);
+        else {
+          // The compact encoding exists only for the upload: the WAV stays the source of truth.
+          const tmp = deps.store.tempPathFor(path.join(input.interimDir, `upload.${uploadExtension(upload)}`));
+          try {
+            const { bytes } = await deps.media!.encodeUpload(input.audio.path, tmp, { format: upload, signal, onProgress: () => beat('uploading') });
+            uploadBytes = bytes;
+            url = await diarizer().upload(tmp, mediaKey, signal);
+          } finally {
+            await unlink(tmp).catch(() => undefined);
+          }
+        }
+        const job = await diarizer().submit(url, input.hints, signal, identify);
         jobId = job.jobId;
         jobs += 1;
         // Durable before anything else can fail: this job is billed.
@@ -110,7 +176,7 @@ export function makeDiarizeAudio(deps: {
       for (;;) {
         let job;
         try {
-          job = await diarizer.poll(jobId!, signal);
+          job = await diarizer().poll(jobId!, signal);
         } catch (err) {
           // Results and jobs expire (24 h): a job that no longer exists has to be redone.
           if (err instanceof ProviderError && err.details.status === 404) {
@@ -121,7 +187,10 @@ export function makeDiarizeAudio(deps: {
               jobs = Math.max(jobs, recorded.jobs ?? jobs);
               continue;
             }
+            const saved = await savedResult(resultFile, jobId);
+            if (saved) return saved;
             ctx.log.warn('Diarization job no longer exists; submitting a new one', { jobId });
+            paidAgain = `job ${jobId} was no longer known to pyannote.ai (404; jobs and results expire after 24 h) and no result of it was saved`;
             jobId = null;
             await submit();
             continue;
@@ -130,11 +199,42 @@ export function makeDiarizeAudio(deps: {
         }
         polls += 1;
         beat('polling', job.status);
+        if (job.status === 'succeeded' && job.turns === undefined) {
+          // Succeeded, but its output is gone (results are deleted 24 h after completion): a result
+          // saved by an earlier attempt is used; otherwise the audio is diarized again, and the
+          // record says so (it is paid twice).
+          const saved = await savedResult(resultFile, job.jobId);
+          if (saved) return saved;
+          ctx.log.warn('Diarization job succeeded without output (expired); submitting a new one', { jobId: job.jobId });
+          paidAgain = `job ${job.jobId} succeeded but its result was gone (pyannote.ai keeps results 24 h) before it was saved`;
+          jobId = null;
+          await submit();
+          continue;
+        }
         if (job.status === 'succeeded') {
-          const turns = (job.turns ?? []).filter((t) => t.end > t.start).sort((a, b) => a.start - b.start || a.end - b.end);
-          const speakers = [...new Set(turns.map((t) => t.speaker))];
+          const sort = (ts: SpeakerTurn[]) => ts.filter((t) => t.end > t.start).sort((a, b) => a.start - b.start || a.end - b.end);
+          // The merge lines words up with exclusive turns (one speaker at a time); the
+          // overlapping ones stay in the result for the JSON export.
+          const overlapping = sort(job.turns ?? []);
+          const turns = job.exclusiveTurns ? sort(job.exclusiveTurns) : overlapping;
+          try {
+            await refuseEmpty(turns, input, job.jobId);
+          } catch (err) {
+            // The next run submits afresh instead of polling this job's empty output again.
+            await unlink(jobFile).catch(() => undefined);
+            throw err;
+          }
+          const speakers = [...new Set(overlapping.map((t) => t.speaker))];
           const matches = identify ? speakers.map((speaker) => toMatch(speaker, job.matches)) : undefined;
-          const result: DiarizationResult = { job_id: job.jobId, speakers, turns, ...(matches ? { matches } : {}) };
+          const warnings = job.warnings ?? [];
+          const result: DiarizationResult = {
+            job_id: job.jobId,
+            speakers,
+            turns,
+            overlapping_turns: overlapping,
+            ...(matches ? { matches } : {}),
+            ...(warnings.length > 0 ? { warnings } : {}),
+          };
           const ref = await deps.store.writeJson(resultFile, result);
           const metadata: Record<string, string | number> = {
             job_id: job.jobId,
@@ -145,8 +245,12 @@ export function makeDiarizeAudio(deps: {
             // What the jobs bill by: the audio's length, once per job submitted for it.
             audio_seconds: typeof input.audio.metadata?.duration_s === 'number' ? input.audio.metadata.duration_s : 0,
             jobs: Math.max(1, jobs),
+            upload: deps.upload ? uploadLabel(deps.upload) : 'wav',
           };
+          if (uploadBytes !== null) metadata.upload_bytes = uploadBytes;
           if (matches) metadata.identified = matches.filter((m) => m.match !== null).length;
+          if (warnings.length > 0) metadata.warning = warnings.join(' | ');
+          if (paidAgain) metadata.paid_again = paidAgain;
           const out = { ...ref, metadata };
           await deps.cache?.put('diarization', key, keyInputs, { pipelineId: input.pipelineId, files: { result: out } });
           return out;
@@ -182,6 +286,70 @@ function toMatch(speaker: string, matches: (SpeakerMatch & { scores?: Record<str
   const m = matches?.find((x) => x.speaker === speaker);
   const best = Object.values(m?.scores ?? {}).reduce<number | null>((a, b) => (a === null || b > a ? b : a), null);
   return { speaker, match: m?.match ?? null, score: m?.match ? (m.score ?? null) : (m?.score ?? best) };
+}
+
+/** Known speakers one gpt-4o-transcribe-diarize request takes. */
+const OPENAI_KNOWN_SPEAKERS = 4;
+
+/**
+ * Speakers the OpenAI diarizer named after an enrolled voice get a SPEAKER_xx label like every
+ * other, and the name as their match: the transcript keeps labels, and names sit beside them.
+ */
+function labelNamedSpeakers(turns: SpeakerTurn[], speakers: string[]): { turns: SpeakerTurn[]; speakers: string[]; matches: SpeakerMatch[] } {
+  const isLabel = (s: string) => /^SPEAKER_\d+$/.test(s);
+  let next = Math.max(-1, ...speakers.filter(isLabel).map((s) => Number(s.slice('SPEAKER_'.length)))) + 1;
+  const label = new Map<string, string>();
+  for (const s of speakers) label.set(s, isLabel(s) ? s : `SPEAKER_${String(next++).padStart(2, '0')}`);
+  return {
+    turns: turns.map((t) => ({ ...t, speaker: label.get(t.speaker) ?? t.speaker })),
+    speakers: speakers.map((s) => label.get(s)!),
+    matches: speakers.map((s) => ({ speaker: label.get(s)!, match: isLabel(s) ? null : s, score: null })),
+  };
+}
+
+/** Asked of every diarization: one speaker at a time besides the overlapping turns (part of the cache key). */
+const TURNS_VARIANT = 'exclusive+overlapping';
+
+function audioSeconds(audio: ArtifactRef): number {
+  return typeof audio.metadata?.duration_s === 'number' ? audio.metadata.duration_s : 0;
+}
+
+/** The result an earlier attempt saved for this job, if it is on disk. */
+async function savedResult(file: string, jobId: string | null): Promise<ArtifactRef | null> {
+  try {
+    const data = JSON.parse(await readFile(file, 'utf8')) as DiarizationResult;
+    if (!jobId || data.job_id !== jobId || !Array.isArray(data.turns)) return null;
+    const { sha256, bytes } = await sha256File(file);
+    return { path: file, sha256, bytes, metadata: { job_id: jobId, speakers: data.speakers.length, turns: data.turns.length, recovered: 'result saved before the job expired' } };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * No speaker at all is a result only for audio without speech: on audio with sound, it is the
+ * provider's failure (an expired or broken output), never a silently empty transcript.
+ */
+async function refuseEmpty(turns: SpeakerTurn[], input: DiarizeAudioInput, jobId?: string): Promise<void> {
+  if (turns.length > 0) return;
+  const sound = await soundSeconds(input);
+  if (sound !== null && sound < 1) return;
+  throw failure(
+    Failure.ProviderJobFailed,
+    `The diarization${jobId ? ` (job ${jobId})` : ''} found no speaker in audio with ${sound !== null ? `${sound.toFixed(1)} s of sound` : 'sound'}; an empty result is not kept. Run the same command again to diarize it afresh.`,
+  );
+}
+
+/** Seconds of the converted audio that are not silence, from the silences conversion found; null when unknown. */
+async function soundSeconds(input: DiarizeAudioInput): Promise<number | null> {
+  try {
+    const found = JSON.parse(await readFile(path.join(input.interimDir, SILENCES_FILE), 'utf8')) as { audio_sha256?: string; silences?: { start: number; end: number }[] };
+    if (found.audio_sha256 !== input.audio.sha256 || !Array.isArray(found.silences)) return null;
+    const silent = found.silences.reduce((a, x) => a + (x.end - x.start), 0);
+    return Math.max(0, audioSeconds(input.audio) - silent);
+  } catch {
+    return null;
+  }
 }
 
 async function readJobFile(file: string): Promise<(DiarizeProgress & { runId?: string }) | undefined> {

@@ -3,6 +3,8 @@
 import type { ArtifactStore } from '../providers/artifact-store';
 import type { Diarizer, MediaProcessor, Transcriber } from '../providers/interfaces';
 import type { ServiceId, StageCache } from '../providers/stage-cache';
+import type { UploadFormat } from '../domain/upload-format';
+import type { OpenAIDiarizer } from '../providers/openai-diarizer';
 import { makeConvertAudio } from './convert';
 import { makeDiarizeAudio } from './diarize';
 import { makeMergeExportActivities } from './merge-export';
@@ -22,6 +24,10 @@ export interface ActivityDeps {
   cache?: StageCache;
   /** Who answers each stage: part of the cache keys, and what usage is billed by. */
   services?: { transcription: ServiceId; diarization: ServiceId & { model: string } };
+  /** What audio each stage sends (compact encodings for cloud providers); absent: the WAV. */
+  upload?: { transcription: UploadFormat; diarization: UploadFormat };
+  /** DIARIZE_PROVIDER=openai: diarization by gpt-4o-transcribe-diarize requests. */
+  openaiDiarizer?: () => OpenAIDiarizer;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -34,8 +40,14 @@ export function createActivities(deps: ActivityDeps) {
       voiceSpace: deps.voiceSpace,
       ...(deps.cache ? { cache: deps.cache } : {}),
       ...(deps.services ? { service: deps.services.diarization } : {}),
+      ...(deps.upload ? { upload: deps.upload.diarization, media: deps.media } : {}),
+      ...(deps.openaiDiarizer ? { openaiDiarizer: deps.openaiDiarizer } : {}),
     }),
-    ...makeTranscriptionActivities({ ...deps, ...(deps.services ? { transcriptionService: deps.services.transcription } : {}) }),
+    ...makeTranscriptionActivities({
+      ...deps,
+      ...(deps.services ? { transcriptionService: deps.services.transcription } : {}),
+      ...(deps.upload ? { transcriptionUpload: deps.upload.transcription } : {}),
+    }),
     ...makeMergeExportActivities(deps),
     ...makeRecordActivities(deps),
   };

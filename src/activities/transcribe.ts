@@ -6,11 +6,13 @@ import { chunkLimitFor, transcriptionChunks } from '../domain/chunk-plan';
 import type { ChunkSpan } from '../domain/pipeline';
 import type { ArtifactRef, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
-import type { Transcriber, TranscriptionUsage } from '../providers/interfaces';
+import type { MediaProcessor, Transcriber, TranscriptionUsage } from '../providers/interfaces';
+import { plannedUploadBytesPerSecond, uploadExtension, uploadLabel, type UploadFormat } from '../domain/upload-format';
+import { mkdir, unlink } from 'node:fs/promises';
 import { cacheKey, chunkKeyInputs, type ServiceId, type StageCache } from '../providers/stage-cache';
 import { byteRangeFor, hashWavFindingSilences, readWavInfo } from '../providers/wav';
 import { cleanTranscript } from '../domain/transcript-cleanup';
-import { acceptsPrompt, promptFrom } from '../domain/prompt';
+import { acceptsPrompt, combinePrompt, promptFrom } from '../domain/prompt';
 export { promptFrom } from '../domain/prompt';
 import { stitchChunks, type ChunkTranscript } from '../domain/stitch';
 import { atBoundary } from './boundary';
@@ -41,6 +43,8 @@ export interface TranscribeChunkInput {
   previousChunk: ArtifactRef | null;
   /** false: send the chunk even when the same request was answered before (--force-restart). */
   reuseCached?: boolean;
+  /** The user's vocabulary prompt (--prompt), sent before the previous chunk's words. */
+  prompt?: string | null;
 }
 
 export interface AssembleTranscriptInput {
@@ -56,12 +60,18 @@ export function makeTranscriptionActivities(deps: {
   cache?: StageCache;
   /** Who transcribes: part of each chunk's cache key, and what its usage is billed by. */
   transcriptionService?: ServiceId;
+  /** What each chunk is sent as (a compact encoding of its span, or the WAV bytes); default the WAV. */
+  transcriptionUpload?: UploadFormat;
+  /** Encodes compact uploads. */
+  media?: MediaProcessor;
 }) {
+  const upload = deps.transcriptionUpload ?? { codec: 'wav', bitrateKbps: null };
   async function planTranscription(input: PlanTranscriptionInput): Promise<TranscriptionPlan> {
     return atBoundary(async (beat) => {
       const signal = Context.current().cancellationSignal;
       const wav = await readWavInfo(input.audio.path);
-      const limit = chunkLimitFor(input.model, wav.bytesPerSecond, input.maxChunkSeconds);
+      // Planned by the bytes each request will really carry, so a compact upload may send longer chunks.
+      const limit = chunkLimitFor(input.model, plannedUploadBytesPerSecond(upload, wav.bytesPerSecond), input.maxChunkSeconds);
       // A file that fits in one request needs no silence search.
       let silences: { start: number; end: number }[] = [];
       if (wav.durationSeconds > limit) {
@@ -91,7 +101,8 @@ export function makeTranscriptionActivities(deps: {
       const range = byteRangeFor(wav, input.chunk.start, input.chunk.end);
       const label = `chunk-${String(input.chunk.index).padStart(4, '0')}`;
       beat({ chunk: input.chunk.index, of: input.totalChunks, start: input.chunk.start, end: input.chunk.end, phase: 'sending' });
-      const prompt = input.previousChunk && acceptsPrompt(input.model) ? promptFrom(await deps.store.readJson<Transcript>(input.previousChunk)) : null;
+      const previous = input.previousChunk && acceptsPrompt(input.model) ? promptFrom(await deps.store.readJson<Transcript>(input.previousChunk)) : null;
+      const prompt = acceptsPrompt(input.model) ? combinePrompt(input.prompt, previous) : null;
       const service = deps.transcriptionService ?? { provider: 'openai', endpoint: '' };
       const keyInputs = chunkKeyInputs({ audioSha256: input.audio.sha256, start: input.chunk.start, end: input.chunk.end, service, model: input.model, language: input.language, prompt });
       const key = cacheKey('transcription_chunk', keyInputs);
@@ -103,10 +114,13 @@ export function makeTranscriptionActivities(deps: {
         await deps.cache?.put('transcription_chunk', key, keyInputs, { pipelineId, files: hit.files });
         return { ...hit.files.transcript, metadata: { ...hit.files.transcript.metadata, reused_from: hit.computedBy } };
       }
-      const raw = await deps.transcriber().transcribe(
-        { file: input.audio.path, range, fileName: `${label}.wav`, model: input.model, language: input.language, prompt },
-        signal,
-      );
+      const sent = await chunkUpload(input, range, label, signal);
+      let raw;
+      try {
+        raw = await deps.transcriber().transcribe({ ...sent.request, model: input.model, language: input.language, prompt }, signal);
+      } finally {
+        await sent.done();
+      }
       const { transcript: t, report } = cleanTranscript(raw);
       const offset = input.chunk.start;
       const span = input.chunk.end - input.chunk.start;
@@ -132,12 +146,33 @@ export function makeTranscriptionActivities(deps: {
           collapsed_repeats: report.collapsedRepeats,
           provider: service.provider,
           model: input.model,
+          upload: uploadLabel(upload),
+          upload_bytes: sent.bytes,
           ...usageMetadata(raw.usage),
         },
       };
       await deps.cache?.put('transcription_chunk', key, keyInputs, { pipelineId, files: { transcript: result } });
       return result;
     });
+  }
+
+  /**
+   * What one chunk request sends: the WAV byte range itself, or the span encoded in the upload
+   * format into a temporary file beside the chunk transcripts (removed once the request ends).
+   */
+  async function chunkUpload(input: TranscribeChunkInput, range: { startByte: number; endByte: number }, label: string, signal: AbortSignal) {
+    if (upload.codec === 'wav' || !deps.media) {
+      return { request: { file: input.audio.path, range, fileName: `${label}.wav` }, bytes: range.endByte - range.startByte + 44, done: async () => undefined };
+    }
+    const ext = uploadExtension(upload);
+    const tmp = deps.store.tempPathFor(path.join(input.interimDir, 'chunks', `${label}.${ext}`));
+    await mkdir(path.dirname(tmp), { recursive: true });
+    const { bytes } = await deps.media.encodeUpload(input.audio.path, tmp, { format: upload, span: { start: input.chunk.start, end: input.chunk.end }, signal });
+    return {
+      request: { file: tmp, fileName: `${label}.${ext}`, seconds: input.chunk.end - input.chunk.start },
+      bytes,
+      done: () => unlink(tmp).catch(() => undefined),
+    };
   }
 
   async function assembleTranscript(input: AssembleTranscriptInput): Promise<ArtifactRef> {

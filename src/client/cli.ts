@@ -50,6 +50,8 @@ function build(result: { code: number }, seen: { json: boolean; verbose: boolean
     .option('--min-speakers <n>', 'at least this many speakers')
     .option('--max-speakers <n>', 'at most this many speakers')
     .option('--model <name>', 'transcription model (default: TRANSCRIBE_MODEL or whisper-1)')
+    .option('--prompt <text>', 'names and terms to spell right, sent with every transcription request (at most 500 characters)')
+    .option('--prompt-file <file>', 'the same from a text file (default: PROMPT_FILE)')
     .option('--no-wait', 'start the runs and return at once')
     .option('--force-restart', 'compute every stage again: take nothing from earlier runs or the stage cache')
     .option('--estimate', 'print each file\'s length, what would be reused, what would be paid and the estimated cost; start nothing')

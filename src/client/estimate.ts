@@ -5,8 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { dataPaths, serviceIds, voicesDir, voiceSpace, type Config } from '../config';
 import { chunkLimitFor, transcriptionChunks } from '../domain/chunk-plan';
 import { CONVERSION_SETTINGS } from '../domain/conversion';
+import { plannedUploadBytesPerSecond } from '../domain/upload-format';
 import type { PipelineOptions } from '../domain/options';
-import { acceptsPrompt, promptFrom } from '../domain/prompt';
+import { acceptsPrompt, combinePrompt, promptFrom } from '../domain/prompt';
 import type { Transcript } from '../domain/types';
 import { diarizationCost, transcriptionCost, type CostLine, type PriceTable } from '../domain/usage';
 import { createFsArtifactStore } from '../providers/artifact-store';
@@ -80,7 +81,7 @@ export async function estimateFile(
   const model = f.options.transcribeModel;
   if (audio) {
     const wav = await readWavInfo(audio.path);
-    const limit = chunkLimitFor(model, wav.bytesPerSecond, settings.chunkMaxSeconds);
+    const limit = chunkLimitFor(model, plannedUploadBytesPerSecond(config.upload.transcription, wav.bytesPerSecond), settings.chunkMaxSeconds);
     const silences = wav.durationSeconds > limit && converted?.files.silences ? ((await store.readJson<{ silences: { start: number; end: number }[] }>(converted.files.silences)).silences ?? []) : [];
     const chunks = transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: settings.lanes });
     out.reused.of_chunks = chunks.length;
@@ -88,14 +89,15 @@ export async function estimateFile(
     for (let l = 0; l < lanes; l++) {
       const from = Math.floor((l * chunks.length) / lanes);
       const to = Math.floor(((l + 1) * chunks.length) / lanes);
-      let prompt: string | null = null;
+      const user = acceptsPrompt(model) ? (f.options.prompt ?? null) : null;
+      let prompt: string | null = combinePrompt(user, null);
       let known = true;
       for (let i = from; i < to; i++) {
         const c = chunks[i]!;
         const hit: Transcript | null = known ? await lookupChunk(cache, { audioSha256: audio.sha256, start: c.start, end: c.end, service: services.transcription, model, language: f.options.language, prompt }) : null;
         if (hit) {
           out.reused.chunks += 1;
-          prompt = settings.previousTextPrompt && acceptsPrompt(model) ? promptFrom(hit) : null;
+          prompt = combinePrompt(user, settings.previousTextPrompt && acceptsPrompt(model) ? promptFrom(hit) : null);
         } else {
           // Past a chunk that is not cached, the prompts of the lane's later chunks are unknown.
           known = false;
@@ -105,7 +107,7 @@ export async function estimateFile(
       }
     }
   } else if (seconds !== null) {
-    const limit = chunkLimitFor(model, 32_000, settings.chunkMaxSeconds);
+    const limit = chunkLimitFor(model, plannedUploadBytesPerSecond(config.upload.transcription, 32_000), settings.chunkMaxSeconds);
     out.to_pay.transcription_seconds = seconds;
     out.to_pay.transcription_requests = Math.max(1, Math.ceil(seconds / limit));
   }

@@ -6,7 +6,7 @@ import { constants } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { OPENAI_DEFAULT_BASE_URL, type Config } from '../config';
+import { OPENAI_DEFAULT_BASE_URL, OPENAI_DIARIZE_MODEL, type Config } from '../config';
 import { formatClock } from '../domain/timecode';
 import { UsageError } from './errors';
 import { humanBytes } from './output';
@@ -45,7 +45,7 @@ export function checkModelOffline(config: Config, model: string, language: strin
 export interface ProviderNeeds {
   /** Some file will send audio for transcription to a cloud provider. */
   transcription: boolean;
-  /** Some file will start a pyannote.ai job. */
+  /** Some file will pay for diarization (a pyannote.ai job, or OpenAI diarize requests). */
   diarization: boolean;
   /** This process runs the worker (so the keys it has are the ones the runs will use). */
   inProcessWorker: boolean;
@@ -60,10 +60,15 @@ export interface ProviderNeeds {
 export async function checkProviders(config: Config, model: string, needs: ProviderNeeds): Promise<string[]> {
   const warnings: string[] = [];
   const checks: Promise<void>[] = [];
-  if (needs.transcription && config.providers.transcription === 'openai') {
+  // OpenAI answers transcription, and diarization with DIARIZE_PROVIDER=openai: one model-list call checks the key and both models.
+  const openaiModels = [
+    ...(needs.transcription && config.providers.transcription === 'openai' ? [model] : []),
+    ...(needs.diarization && config.providers.diarization === 'openai' ? [OPENAI_DIARIZE_MODEL] : []),
+  ];
+  if (openaiModels.length > 0) {
     if (!config.openai.apiKey) {
-      if (needs.inProcessWorker) throw new UsageError('OPENAI_API_KEY is not set, and transcription is to run on OpenAI (TRANSCRIBE_PROVIDER=openai); nothing was started', 'Set OPENAI_API_KEY, or TRANSCRIBE_PROVIDER=local to run on this machine.');
-    } else checks.push(checkOpenAI(config, config.openai.apiKey, model, warnings));
+      if (needs.inProcessWorker) throw new UsageError('OPENAI_API_KEY is not set, and a stage is to run on OpenAI (TRANSCRIBE_PROVIDER or DIARIZE_PROVIDER=openai); nothing was started', 'Set OPENAI_API_KEY, or the provider to local to run on this machine.');
+    } else checks.push(checkOpenAI(config, config.openai.apiKey, openaiModels, warnings));
   }
   if (needs.diarization && config.providers.diarization === 'pyannote') {
     if (!config.pyannote.apiKey) {
@@ -74,7 +79,7 @@ export async function checkProviders(config: Config, model: string, needs: Provi
   return warnings;
 }
 
-async function checkOpenAI(config: Config, apiKey: string, model: string, warnings: string[]): Promise<void> {
+async function checkOpenAI(config: Config, apiKey: string, models: string[], warnings: string[]): Promise<void> {
   const base = config.openai.baseUrl ?? OPENAI_DEFAULT_BASE_URL;
   const client = new OpenAI({ apiKey, baseURL: config.openai.baseUrl, maxRetries: 0, timeout: 10_000 });
   let ids: string[];
@@ -89,10 +94,11 @@ async function checkOpenAI(config: Config, apiKey: string, model: string, warnin
     warnings.push(`Could not check the transcription model and key with ${base}/models (${err instanceof OpenAI.APIError ? err.status : (err as Error).message}); the worker will find out.`);
     return;
   }
-  if (!ids.includes(model)) {
+  for (const model of models) {
+    if (ids.includes(model)) continue;
     const transcription = ids.filter((id) => isOpenAITranscriptionModel(id) || /whisper|transcri/i.test(id));
     throw new UsageError(
-      `--model ${model}: ${base} does not offer this model; nothing was started`,
+      `${model === OPENAI_DIARIZE_MODEL ? 'DIARIZE_PROVIDER=openai: the diarization model' : '--model'} ${model}: ${base} does not offer this model; nothing was started`,
       transcription.length > 0 ? `It lists ${transcription.slice(0, 8).join(', ')}${transcription.length > 8 ? ', …' : ''}.` : `It lists ${ids.slice(0, 8).join(', ') || 'no models'}.`,
     );
   }

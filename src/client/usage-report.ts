@@ -36,7 +36,16 @@ export function usageOfArtifacts(a: { audio_conversion?: ArtifactRef; diarizatio
 export function usageJson(u: UsageSummary, cost: CostEstimate) {
   return {
     conversion: { reused_from: u.conversion.reusedFrom },
-    diarization: { provider: u.diarization.provider, model: u.diarization.model, jobs: u.diarization.jobs, audio_seconds: u.diarization.audioSeconds, reused_from: u.diarization.reusedFrom },
+    diarization: {
+      provider: u.diarization.provider,
+      model: u.diarization.model,
+      jobs: u.diarization.jobs,
+      requests: u.diarization.requests,
+      audio_seconds: u.diarization.audioSeconds,
+      reused_from: u.diarization.reusedFrom,
+      warning: u.diarization.warning,
+      paid_again: u.diarization.paidAgain,
+    },
     transcription: {
       provider: u.transcription.provider,
       model: u.transcription.model,
@@ -59,7 +68,10 @@ export function usageLines(u: UsageSummary, cost: CostEstimate): string[] {
   const lines: string[] = [];
   const d = u.diarization;
   if (d.reusedFrom) lines.push(`diarization     reused from ${d.reusedFrom} (no request)`);
+  else if (d.provider === 'openai') lines.push(`diarization     computed: OpenAI ${d.model ?? ''}, ${d.requests} request${d.requests === 1 ? '' : 's'} on ${formatClock(d.audioSeconds)} of audio`);
   else if (d.provider) lines.push(`diarization     computed: ${providerName(d.provider)}, ${d.jobs} job${d.jobs === 1 ? '' : 's'} on ${formatClock(d.audioSeconds)} of audio${d.jobs > 1 ? ' (paid more than once)' : ''}`);
+  if (d.paidAgain) lines.push(`                paid again: ${d.paidAgain}`);
+  if (d.warning) lines.push(`                warning from ${providerName(d.provider)}: ${d.warning}`);
   const t = u.transcription;
   if (t.provider || t.reusedChunks > 0) {
     const computed = t.chunks - t.reusedChunks;
@@ -86,7 +98,8 @@ export function usageSentence(u: UsageSummary, cost: CostEstimate): string {
   const parts: string[] = [];
   const d = u.diarization;
   if (d.reusedFrom) parts.push('diarization reused');
-  else if (d.jobs > 0) parts.push(`${providerName(d.provider)}: ${d.jobs} job${d.jobs === 1 ? '' : 's'} (${formatClock(d.audioSeconds)})`);
+  else if (d.jobs > 0) parts.push(`${providerName(d.provider)}: ${d.jobs} job${d.jobs === 1 ? '' : 's'} (${formatClock(d.audioSeconds)})${d.jobs > 1 ? ' — paid again' : ''}`);
+  else if (d.requests > 0) parts.push(`${providerName(d.provider)} diarization: ${d.requests} request${d.requests === 1 ? '' : 's'} (${formatClock(d.audioSeconds)})`);
   const t = u.transcription;
   if (t.requests > 0) parts.push(`${providerName(t.provider)}: ${t.requests} request${t.requests === 1 ? '' : 's'} (${formatClock(t.audioSecondsSent)})`);
   if (t.reusedChunks > 0) parts.push(`${t.reusedChunks}/${t.chunks} chunks reused`);

@@ -15,7 +15,16 @@ export interface PipelineOptions {
    * identify, whose ids stay what they were before identification existed.
    */
   identify?: { voices: string; threshold: number | null } | null;
+  /**
+   * Vocabulary and names to spell right (`--prompt`, `--prompt-file`, PROMPT_FILE), sent with
+   * every transcription request before the previous chunk's closing words. Absent when not
+   * given, so ids of runs without one stay what they were.
+   */
+  prompt?: string | null;
 }
+
+/** Longest user prompt: whisper reads the last ~224 tokens of a prompt, and the previous chunk's words need room too. */
+export const MAX_USER_PROMPT_CHARS = 500;
 
 /**
  * JSON of the result-affecting options with keys in sorted order, so the same
@@ -24,13 +33,14 @@ export interface PipelineOptions {
  * (from a spread of CLI flags, say) must not change the pipeline id.
  */
 export function canonicalOptionsString(o: PipelineOptions): string {
-  const known: Record<Exclude<keyof PipelineOptions, 'identify'>, string | number | null> & { identify?: string } = {
+  const known: Record<Exclude<keyof PipelineOptions, 'identify' | 'prompt'>, string | number | null> & { identify?: string; prompt?: string } = {
     language: o.language,
     maxSpeakers: o.maxSpeakers,
     minSpeakers: o.minSpeakers,
     numSpeakers: o.numSpeakers,
     transcribeModel: o.transcribeModel,
     ...(o.identify ? { identify: `${o.identify.voices}@${o.identify.threshold ?? 'default'}` } : {}),
+    ...(o.prompt ? { prompt: o.prompt } : {}),
   };
   const sorted = Object.keys(known)
     .sort()

@@ -15,3 +15,13 @@ export function promptFrom(previous: Transcript): string | null {
   const space = tail.indexOf(' ');
   return space >= 0 ? tail.slice(space + 1) : tail;
 }
+
+/**
+ * What a chunk request is prompted with: the user's vocabulary first, then the previous chunk's
+ * closing words (whisper weighs the end of a prompt most, and keeps its last ~224 tokens).
+ */
+export function combinePrompt(user: string | null | undefined, previous: string | null): string | null {
+  const u = user?.trim() ? user.trim() : null;
+  if (u && previous) return `${u} ${previous}`;
+  return u ?? previous;
+}

@@ -76,6 +76,11 @@ export interface MergedTranscript {
   speakerNames?: Record<string, string>;
   /** Per speaker, how it compared with the enrolled voices, when the run identified speakers. */
   identification?: SpeakerMatch[];
+  /**
+   * The diarization's turns with overlaps (two people talking at once), when the words were
+   * lined up with its one-speaker-at-a-time turns: kept for readers who want the overlaps.
+   */
+  overlappingTurns?: SpeakerTurn[];
 }
 
 /**

@@ -31,6 +31,14 @@ export interface DiarizationUsageSummary extends StageUsage {
   jobs: number;
   /** Seconds of audio per job. */
   audioSeconds: number;
+  /** Request-based diarization (OpenAI's diarize model): requests and the tokens they billed. */
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** What the service warned about the result. */
+  warning: string | null;
+  /** Why the audio was diarized (and paid) more than once. */
+  paidAgain: string | null;
 }
 
 export interface UsageSummary {
@@ -53,8 +61,13 @@ export function summarizeUsage(meta: { conversion?: Meta; diarization?: Meta; tr
       provider: str(d, 'provider'),
       model: str(d, 'model'),
       reusedFrom: dReused,
-      jobs: d && !dReused ? (typeof d.jobs === 'number' ? d.jobs : 1) : 0,
+      jobs: d && !dReused && str(d, 'provider') !== 'openai' ? (typeof d.jobs === 'number' ? d.jobs : 1) : 0,
       audioSeconds: num(d, 'audio_seconds'),
+      requests: dReused ? 0 : num(d, 'requests'),
+      inputTokens: dReused ? 0 : num(d, 'input_tokens'),
+      outputTokens: dReused ? 0 : num(d, 'output_tokens'),
+      warning: str(d, 'warning'),
+      paidAgain: str(d, 'paid_again'),
     },
     transcription: {
       provider: str(t, 'provider'),
@@ -187,7 +200,12 @@ export function transcriptionCost(
 }
 
 export function estimateCost(prices: PriceTable, u: UsageSummary): CostEstimate {
-  const lines = [diarizationCost(prices, u.diarization.provider, u.diarization.model, u.diarization.audioSeconds, u.diarization.jobs), transcriptionCost(prices, u.transcription)].filter(
+  const d = u.diarization;
+  const diarization =
+    d.provider === 'openai'
+      ? transcriptionCost(prices, { provider: 'openai', model: d.model, requests: d.requests, audioSecondsSent: d.audioSeconds, usageSeconds: 0, inputTokens: d.inputTokens, outputTokens: d.outputTokens })
+      : diarizationCost(prices, d.provider, d.model, d.audioSeconds, d.jobs);
+  const lines = [diarization ? { ...diarization, stage: 'diarization' as const } : null, transcriptionCost(prices, u.transcription)].filter(
     (l): l is CostLine => l !== null,
   );
   return {

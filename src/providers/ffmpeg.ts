@@ -1,6 +1,7 @@
 // MediaProcessor on fluent-ffmpeg: probe and conversion to 16 kHz mono WAV.
 // Every ffmpeg child is killed when the caller's AbortSignal fires.
 import ffmpeg from 'fluent-ffmpeg';
+import { stat } from 'node:fs/promises';
 import { Failure } from '../domain/failures';
 import { ProviderError } from './errors';
 import type { ConvertProgress, MediaProcessor, ProbeResult } from './interfaces';
@@ -110,6 +111,34 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
         if (opts.signal?.aborted) throw err;
         throw new ProviderError(Failure.InvalidMedia, `The audio could not be decoded: ${explainFfmpegError(err, input)}`);
       }
+    },
+
+    async encodeUpload(wav, output, opts) {
+      const f = opts.format;
+      const c = command(wav);
+      // On a WAV input, -ss before -i seeks to the exact sample.
+      if (opts.span) c.inputOptions(['-ss', opts.span.start.toFixed(6), '-t', (opts.span.end - opts.span.start).toFixed(6)]);
+      c.outputOptions(['-map', '0:a:0', '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:a', '+bitexact']).audioChannels(1).audioFrequency(16000);
+      if (f.codec === 'wav') c.audioCodec('pcm_s16le').format('wav');
+      else if (f.codec === 'flac') c.audioCodec('flac').format('flac');
+      // libopus' voip mode favours intelligibility, which is what a transcriber needs.
+      else if (f.codec === 'opus') c.audioCodec('libopus').audioBitrate(`${f.bitrateKbps ?? 32}k`).outputOptions(['-application', 'voip']).format('ogg');
+      else c.audioCodec('libmp3lame').audioBitrate(`${f.bitrateKbps ?? 48}k`).format('mp3');
+      c.output(output);
+      if (opts.onProgress) {
+        const onProgress = opts.onProgress;
+        c.on('progress', (p: { timemark?: string }) => {
+          const seconds = parseTimemark(p.timemark);
+          if (seconds !== null) onProgress({ seconds } satisfies ConvertProgress);
+        });
+      }
+      try {
+        await run(c, opts.signal);
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        throw new ProviderError(Failure.InvalidMedia, `The audio could not be encoded for upload (${f.codec}): ${explainFfmpegError(err, wav)}`);
+      }
+      return { bytes: (await stat(output)).size };
     },
   };
 }

@@ -1,6 +1,7 @@
 // The small interfaces activities talk to. Adapters for the real services live
 // beside this file; nothing here knows about Temporal.
 import type { SpeakerTurn, Transcript } from '../domain/types';
+import type { UploadFormat } from '../domain/upload-format';
 
 export interface ProbeResult {
   formatName: string;
@@ -24,6 +25,11 @@ export interface MediaProcessor {
    * afterwards by reading the WAV (providers/wav.ts), in the same read that hashes it.
    */
   toWav16kMono(input: string, output: string, opts: { signal?: AbortSignal; onProgress?: (p: ConvertProgress) => void }): Promise<void>;
+  /**
+   * Encodes a span of the converted WAV (the whole file without `span`) in an upload format
+   * (providers' compact uploads) at `output`; returns its size.
+   */
+  encodeUpload(wav: string, output: string, opts: { format: UploadFormat; span?: { start: number; end: number }; signal?: AbortSignal; onProgress?: (p: ConvertProgress) => void }): Promise<{ bytes: number }>;
 }
 
 export interface DiarizationHints {
@@ -62,8 +68,12 @@ export interface SpeakerMatch {
 export interface DiarizationJob {
   jobId: string;
   status: DiarizationJobStatus;
-  /** Diarization turns, labelled SPEAKER_xx also for identification jobs (names are in `matches`). */
+  /** Diarization turns, labelled SPEAKER_xx also for identification jobs (names are in `matches`); overlaps possible. */
   turns?: SpeakerTurn[];
+  /** The same with one speaker at a time (pyannote.ai's exclusiveDiarization), when the service gave them. */
+  exclusiveTurns?: SpeakerTurn[];
+  /** What the service said about the job or its output (e.g. a speaker count it could not honour). */
+  warnings?: string[];
   /** A voiceprint job's result. */
   voiceprint?: string;
   /** An identification job's verdict per diarization speaker. */
@@ -87,6 +97,8 @@ export interface TranscribeRequest {
   /** Byte range of PCM data to send, with a fresh WAV header; whole file when absent. */
   range?: { startByte: number; endByte: number };
   fileName: string;
+  /** Seconds of audio the file holds, when it is not a range of a WAV (a compact upload). */
+  seconds?: number;
   model: string;
   language: string | null;
   prompt: string | null;

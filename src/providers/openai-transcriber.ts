@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 import { Failure } from '../domain/failures';
 import type { Word } from '../domain/types';
-import { ProviderError, parseRetryAfter } from './errors';
+import { ProviderError, requestIdNote, retryHints } from './errors';
 import { streamingFetch } from './http';
 import type { TranscribeRequest, TranscribeResult, Transcriber, TranscriptionUsage } from './interfaces';
 import { type FileRange, multipartBody } from './multipart';
@@ -63,9 +63,11 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
       const fields: [string, string][] = [['model', req.model]];
       if (withTimestamps) fields.push(['response_format', 'verbose_json'], ['timestamp_granularities[]', 'word'], ['timestamp_granularities[]', 'segment']);
       else fields.push(['response_format', 'json']);
+      // The diarize model refuses audio over 30 s without a chunking strategy.
+      if (/diarize/i.test(req.model)) fields.push(['chunking_strategy', 'auto']);
       if (req.language) fields.push(['language', req.language]);
       if (req.prompt) fields.push(['prompt', req.prompt]);
-      const upload = multipartBody(fields, { name: 'file', fileName: req.fileName, contentType: 'audio/wav', content: await fileContent(req) });
+      const upload = multipartBody(fields, { name: 'file', fileName: req.fileName, contentType: contentTypeOf(req.fileName), content: await fileContent(req) });
       let raw: unknown;
       try {
         raw = await client.post('/audio/transcriptions', {
@@ -84,7 +86,7 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
         });
       }
       const body = parsed.data;
-      const span = req.range ? (req.range.endByte - req.range.startByte) / (await bytesPerSecond(req.file)) : null;
+      const span = req.range ? (req.range.endByte - req.range.startByte) / (await bytesPerSecond(req.file)) : (req.seconds ?? null);
       const duration = body.duration ?? span ?? 0;
       const segments = (body.segments ?? []).map((s) => ({
         start: s.start,
@@ -105,6 +107,12 @@ function usageOf(u: z.infer<typeof ResponseSchema>['usage']): TranscriptionUsage
   if (!u) return null;
   if (u.type === 'duration') return { type: 'duration', seconds: u.seconds };
   return { type: 'tokens', inputTokens: u.input_tokens, outputTokens: u.output_tokens, totalTokens: u.total_tokens, audioTokens: u.input_token_details?.audio_tokens ?? null };
+}
+
+/** The file part's type, by its extension (the service itself goes by the extension). */
+function contentTypeOf(fileName: string): string {
+  const ext = fileName.slice(fileName.lastIndexOf('.') + 1).toLowerCase();
+  return { wav: 'audio/wav', ogg: 'audio/ogg', oga: 'audio/ogg', mp3: 'audio/mpeg', flac: 'audio/flac', m4a: 'audio/mp4', webm: 'audio/webm' }[ext] ?? 'application/octet-stream';
 }
 
 async function bytesPerSecond(file: string): Promise<number> {
@@ -142,8 +150,9 @@ export function classifyOpenAIError(err: unknown, signal?: AbortSignal): Error {
   if (err instanceof OpenAI.APIError) {
     const status = err.status ?? 0;
     const requestId = err.requestID ?? undefined;
-    const detail = providerMessage(err);
-    const base = { status, provider: 'openai', requestId };
+    const detail = `${providerMessage(err)}${requestIdNote(requestId)}`;
+    const hints = retryHints(err.headers);
+    const base = { status, provider: 'openai', requestId, ...(hints.shouldRetry !== undefined ? { shouldRetry: hints.shouldRetry } : {}) };
     if (status === 401 || status === 403) {
       return new ProviderError(Failure.ProviderAuth, `The transcription service rejected the API key (${status}): ${detail}. Check OPENAI_API_KEY on the worker.`, base);
     }
@@ -151,11 +160,10 @@ export function classifyOpenAIError(err: unknown, signal?: AbortSignal): Error {
       if (err.code === 'insufficient_quota') {
         return new ProviderError(Failure.ProviderQuotaExceeded, `The OpenAI account has no quota left: ${detail}`, base);
       }
-      const retryAfterSeconds = parseRetryAfter(err.headers?.get?.('retry-after'));
-      return new ProviderError(Failure.ProviderRateLimited, `Rate limited by the transcription service: ${detail}`, { ...base, retryAfterSeconds });
+      return new ProviderError(Failure.ProviderRateLimited, `Rate limited by the transcription service: ${detail}`, { ...base, ...(hints.retryAfterSeconds !== undefined ? { retryAfterSeconds: hints.retryAfterSeconds } : {}) });
     }
     if (status === 408 || status === 409 || status >= 500) {
-      return new ProviderError(Failure.ProviderUnavailable, `The transcription service failed (${status}): ${detail}`, base);
+      return new ProviderError(Failure.ProviderUnavailable, `The transcription service failed (${status}): ${detail}`, { ...base, ...(hints.retryAfterSeconds !== undefined ? { retryAfterSeconds: hints.retryAfterSeconds } : {}) });
     }
     return new ProviderError(Failure.ProviderBadRequest, `The transcription service refused the request (${status}): ${detail}`, base);
   }

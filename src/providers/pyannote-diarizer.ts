@@ -3,8 +3,9 @@
 // job id and poll it again after a crash.
 import { z } from 'zod';
 import { Failure } from '../domain/failures';
-import { ProviderError, parseRetryAfter } from './errors';
+import { ProviderError, requestIdNote, retryHints } from './errors';
 import { putFile } from './http';
+import { budgetFor } from './rate-budget';
 import type { DiarizationHints, DiarizationJob, Diarizer, IdentifyOptions, SpeakerMatch } from './interfaces';
 
 const TurnSchema = z.object({ speaker: z.string(), start: z.coerce.number(), end: z.coerce.number() });
@@ -15,9 +16,12 @@ const SpeakerVerdictSchema = z.object({ speaker: z.string(), match: z.string().n
 const JobSchema = z.object({
   jobId: z.string(),
   status: z.enum(['pending', 'created', 'running', 'succeeded', 'failed', 'canceled']),
+  warning: z.string().nullish().catch(undefined),
   output: z
     .object({
       diarization: z.array(TurnSchema).optional(),
+      exclusiveDiarization: z.array(TurnSchema).optional().catch(undefined),
+      warning: z.string().nullish().catch(undefined),
       voiceprint: z.string().min(1).optional(),
       // A secondary source (turns and matches come from diarization and voiceprints): unreadable, it is ignored.
       identification: z.array(IdentificationSchema).optional().catch(undefined),
@@ -39,20 +43,48 @@ export interface PyannoteOptions {
   model: 'precision-2' | 'community-1';
   /** Per-request timeout for API calls (uploads get a longer one). */
   requestTimeoutMs?: number;
+  /**
+   * API requests per window for this key, across every diarizer of the process (default 80 per
+   * minute: pyannote.ai allows about 100). The local engine has no limit: null.
+   */
+  requestsPerMinute?: number | null;
+  /** The budget's window (tests shorten it); default one minute. */
+  rateWindowMs?: number;
 }
+
+/** Times a 429 is waited out inside one call before it becomes the activity's failure. */
+const RATE_LIMIT_RETRIES = 5;
 
 export function createPyannoteDiarizer(opts: PyannoteOptions): Diarizer {
   const base = opts.baseUrl.replace(/\/+$/, '');
   const timeoutMs = opts.requestTimeoutMs ?? 60_000;
 
+  const budget = opts.requestsPerMinute === null ? null : budgetFor(opts.apiKey, opts.requestsPerMinute ?? 80, opts.rateWindowMs ?? 60_000);
+
   async function call(method: string, path: string, body: unknown, signal: AbortSignal | undefined): Promise<unknown> {
-    const res = await send(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${opts.apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: withTimeout(signal, timeoutMs),
-    }, signal);
-    const text = await res.text();
+    let res: Response;
+    let text: string;
+    for (let attempt = 0; ; attempt++) {
+      const answered = await budget?.acquire(signal);
+      try {
+        res = await send(`${base}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${opts.apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: withTimeout(signal, timeoutMs),
+        }, signal);
+        text = await res.text();
+      } finally {
+        answered?.();
+      }
+      // A 429 creates nothing (no job, no upload): the key pauses for the service's retry time
+      // and the same request is sent again, without failing the activity.
+      if (res.status === 429 && budget && attempt < RATE_LIMIT_RETRIES) {
+        budget.pause(retryHints(res.headers).retryAfterSeconds ?? 5);
+        continue;
+      }
+      break;
+    }
     if (!res.ok) throw classifyPyannoteResponse(res, text);
     try {
       return JSON.parse(text) as unknown;
@@ -78,7 +110,9 @@ export function createPyannoteDiarizer(opts: PyannoteOptions): Diarizer {
     },
 
     async submit(mediaUrl, hints: DiarizationHints, signal, identify?: IdentifyOptions) {
-      const body: Record<string, unknown> = { url: mediaUrl, model: identify ? VOICEPRINT_MODEL : opts.model };
+      // exclusive: also the turns with one speaker at a time, made for lining up with words
+      // (the official client always asks for them).
+      const body: Record<string, unknown> = { url: mediaUrl, model: identify ? VOICEPRINT_MODEL : opts.model, exclusive: true };
       if (hints.numSpeakers !== null) body.numSpeakers = hints.numSpeakers;
       else {
         if (hints.minSpeakers !== null) body.minSpeakers = hints.minSpeakers;
@@ -105,10 +139,13 @@ export function createPyannoteDiarizer(opts: PyannoteOptions): Diarizer {
       const out = job.output;
       const turns = out ? diarizationTurns(out) : undefined;
       const matches = out ? speakerMatches(out) : undefined;
+      const warnings = [job.warning, out?.warning].filter((w): w is string => typeof w === 'string' && w.length > 0);
       return {
         jobId: job.jobId,
         status: job.status,
         ...(turns ? { turns } : {}),
+        ...(out?.exclusiveDiarization && (!out.identification || out.exclusiveDiarization.every((t) => DIARIZATION_LABEL.test(t.speaker))) ? { exclusiveTurns: out.exclusiveDiarization } : {}),
+        ...(warnings.length > 0 ? { warnings: [...new Set(warnings)] } : {}),
         ...(out?.voiceprint ? { voiceprint: out.voiceprint } : {}),
         ...(matches ? { matches } : {}),
         ...(out?.error ? { error: out.error } : {}),
@@ -166,9 +203,11 @@ async function send(url: string, init: RequestInit, callerSignal: AbortSignal | 
 
 function classifyPyannoteResponse(res: Response, text: string): ProviderError {
   let message = text.slice(0, 300);
+  let requestId = res.headers.get('x-request-id');
   try {
-    const body = JSON.parse(text) as { message?: unknown; errors?: { field?: string; message?: string }[] };
+    const body = JSON.parse(text) as { message?: unknown; requestId?: unknown; errors?: { field?: string; message?: string }[] };
     if (typeof body.message === 'string') message = body.message;
+    if (typeof body.requestId === 'string') requestId = body.requestId;
     if (Array.isArray(body.errors) && body.errors.length > 0) {
       message += ` (${body.errors.map((e) => `${e.field ?? '?'}: ${e.message ?? ''}`).join('; ')})`;
     }
@@ -176,12 +215,16 @@ function classifyPyannoteResponse(res: Response, text: string): ProviderError {
     // Not JSON: keep the raw text.
   }
   const status = res.status;
-  const details = { status, provider: 'pyannote' };
+  message += requestIdNote(requestId);
+  const hints = retryHints(res.headers);
+  const details = { status, provider: 'pyannote', ...(requestId ? { requestId } : {}), ...(hints.shouldRetry !== undefined ? { shouldRetry: hints.shouldRetry } : {}) };
   if (status === 401 || status === 403) return new ProviderError(Failure.ProviderAuth, `pyannote.ai rejected the API key (${status}): ${message}. Check PYANNOTE_API_KEY on the worker.`, details);
   if (status === 402) return new ProviderError(Failure.ProviderQuotaExceeded, `pyannote.ai refused for billing reasons (402): ${message}`, details);
   if (status === 429) {
-    return new ProviderError(Failure.ProviderRateLimited, `Rate limited by pyannote.ai: ${message}`, { ...details, retryAfterSeconds: parseRetryAfter(res.headers.get('retry-after')) });
+    return new ProviderError(Failure.ProviderRateLimited, `Rate limited by pyannote.ai: ${message}`, { ...details, ...(hints.retryAfterSeconds !== undefined ? { retryAfterSeconds: hints.retryAfterSeconds } : {}) });
   }
-  if (status >= 500 || status === 408) return new ProviderError(Failure.ProviderUnavailable, `pyannote.ai failed (${status}): ${message}`, details);
+  if (status >= 500 || status === 408) {
+    return new ProviderError(Failure.ProviderUnavailable, `pyannote.ai failed (${status}): ${message}`, { ...details, ...(hints.retryAfterSeconds !== undefined ? { retryAfterSeconds: hints.retryAfterSeconds } : {}) });
+  }
   return new ProviderError(Failure.ProviderBadRequest, `pyannote.ai refused the request (${status}): ${message}`, details);
 }

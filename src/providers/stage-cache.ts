@@ -227,6 +227,8 @@ export interface ServiceId {
   provider: string;
   /** Base URL of a cloud provider; empty for the local engine, whose port changes between starts. */
   endpoint: string;
+  /** The audio format sent (`wav`, `opus-32k`, …): a lossy upload can change the result. */
+  upload?: string;
 }
 
 /** Conversion depends on the input's bytes and the conversion settings. */

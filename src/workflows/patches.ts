@@ -20,4 +20,9 @@ export const PATCHES = {
    * --force-restart). Runs started earlier send nothing, and their activities take cached results.
    */
   stageCache: 'stage-cache',
+  /**
+   * Since the release after e85f60a: each transcription chunk gets the user's vocabulary prompt
+   * (`--prompt`) from the run's options. Runs started earlier have none to send.
+   */
+  userPrompt: 'user-prompt',
 } as const;

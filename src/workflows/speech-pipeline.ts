@@ -58,6 +58,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     // release's activity inputs throughout.
     const outputOptions = patched(PATCHES.outputOptions);
     const cache = patched(PATCHES.stageCache) ? { reuseCached: input.reuseCached !== false } : {};
+    const userPrompt = patched(PATCHES.userPrompt) && input.options.prompt ? { prompt: input.options.prompt } : {};
     const prior = await verifiedPrior(input, verifyArtifacts, log);
 
     const { convertAudio } = stageActivities('conversion', hb, `convert ${name} to 16 kHz mono WAV`);
@@ -72,7 +73,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
       const identify = outputOptions && input.identify ? { identify: input.identify } : {};
       return diarizeAudio({ pipelineId: input.pipelineId, audio, hints: { numSpeakers, minSpeakers, maxSpeakers }, interimDir: input.interimDir, ...identify, ...cache });
     });
-    const transcription = runStage('transcription', prior.transcription, () => transcribeAll(audio, cache));
+    const transcription = runStage('transcription', prior.transcription, () => transcribeAll(audio, { ...cache, ...userPrompt }));
     // When one branch fails the other is left to finish: its result is paid work, and a
     // later run takes it from this run's history. Cancelling the run cancels both.
     const [d, t] = await Promise.allSettled([diarization, transcription]);
@@ -129,7 +130,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
   }
 
   /** Plans chunks at silences, transcribes them with bounded concurrency, stitches them. */
-  async function transcribeAll(audio: ArtifactRef, cache: { reuseCached?: boolean }): Promise<ArtifactRef> {
+  async function transcribeAll(audio: ArtifactRef, chunkExtras: { reuseCached?: boolean; prompt?: string }): Promise<ArtifactRef> {
     const { planTranscription } = stageActivities('transcriptionPlan', hb, 'plan transcription chunks at silences');
     const plan = await planTranscription({
       audio,
@@ -169,7 +170,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
             model: input.options.transcribeModel,
             language: input.options.language,
             previousChunk: input.settings.previousTextPrompt !== false && i > from ? (results[i - 1] ?? null) : null,
-            ...cache,
+            ...chunkExtras,
           });
           state.chunks.done += 1;
         } finally {

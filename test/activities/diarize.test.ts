@@ -107,7 +107,7 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
 
     it('submits exactly one job and writes a result file matching its sha256', async () => {
       assert.equal(pyannote.jobs.size, jobsBefore + 1);
-      assert.ok(pyannote.jobs.has(result.job_id));
+      assert.ok(pyannote.jobs.has(result.job_id!));
       assert.equal(ref.metadata?.job_id, result.job_id);
       assert.equal(path.basename(ref.path), 'diarization.json');
       const { sha256 } = await sha256File(ref.path);
@@ -134,7 +134,7 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
     let existingJob: string;
 
     before(async () => {
-      existingJob = (await store.readJson<DiarizationResult>(await attempt(freshDir('seed')).result)).job_id;
+      existingJob = (await store.readJson<DiarizationResult>(await attempt(freshDir('seed')).result)).job_id!;
     });
 
     it('polls the job from the heartbeat details and submits no new one', async () => {
@@ -217,7 +217,7 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
       const ref = await attempt(freshDir('hint-one'), { hints: { numSpeakers: 1, minSpeakers: null, maxSpeakers: null } }).result;
       const result = await store.readJson<DiarizationResult>(ref);
       assert.deepEqual(result.speakers, ['SPEAKER_00']);
-      const job = pyannote.jobs.get(result.job_id)!;
+      const job = pyannote.jobs.get(result.job_id!)!;
       assert.equal(job.request.numSpeakers, 1);
       assert.equal(job.request.minSpeakers, null);
       assert.equal(job.request.maxSpeakers, null);
@@ -228,7 +228,7 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
     it('passes minSpeakers and maxSpeakers through when no exact count is given', async () => {
       const ref = await attempt(freshDir('hint-range'), { hints: { numSpeakers: null, minSpeakers: 3, maxSpeakers: 4 } }).result;
       const result = await store.readJson<DiarizationResult>(ref);
-      const job = pyannote.jobs.get(result.job_id)!;
+      const job = pyannote.jobs.get(result.job_id!)!;
       assert.equal(job.request.numSpeakers, null);
       assert.equal(job.request.minSpeakers, 3);
       assert.equal(job.request.maxSpeakers, 4);
@@ -243,9 +243,30 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
       await expectFailure(attempt(freshDir('fail-job')).result, { type: 'ProviderJobFailed', nonRetryable: true, message: /failed: An error occurred while processing the audio/ });
     });
 
-    it('a 429 with Retry-After is ProviderRateLimited, retried after that delay', async () => {
-      pyannote.faults.add({ endpoint: 'diarize', kind: 'status', status: 429, retryAfterSeconds: 9 });
-      await expectFailure(attempt(freshDir('rate')).result, { type: 'ProviderRateLimited', nonRetryable: false, retryDelayMs: 9000, message: /Too many requests/ });
+    it('a 429 is waited out for its Retry-After inside the call: the same request goes again, one job results', async () => {
+      pyannote.faults.add({ endpoint: 'diarize', kind: 'status', status: 429, retryAfterSeconds: 1 });
+      const posts = diarizePosts().length;
+      const jobs = pyannote.jobs.size;
+      const t0 = Date.now();
+      const ref = await attempt(freshDir('rate-once')).result;
+      assert.ok(Date.now() - t0 >= 1000, 'waited the Retry-After');
+      assert.equal(diarizePosts().length, posts + 2, 'the refused request and the accepted one');
+      assert.equal(pyannote.jobs.size, jobs + 1);
+      assert.ok(ref.metadata?.job_id);
+    });
+
+    it('a 429 that persists is ProviderRateLimited, retried by Temporal after the retry-after-ms the service gave', async () => {
+      pyannote.faults.add({ endpoint: 'diarize', kind: 'status', status: 429, retryAfterMs: 100, times: -1 });
+      try {
+        await expectFailure(attempt(freshDir('rate')).result, { type: 'ProviderRateLimited', nonRetryable: false, retryDelayMs: 1000, message: /Too many requests/ });
+      } finally {
+        pyannote.faults.clear();
+      }
+    });
+
+    it('x-should-retry: false makes a 503 final, whatever its type implies', async () => {
+      pyannote.faults.add({ endpoint: 'diarize', kind: 'status', status: 503, shouldRetry: false });
+      await expectFailure(attempt(freshDir('no-retry')).result, { type: 'ProviderUnavailable', nonRetryable: true, message: /503/ });
     });
 
     it('a rejected key is ProviderAuth, not retried', async () => {
@@ -265,6 +286,92 @@ describe('diarizeAudio activity (pyannote.ai emulator)', function () {
       const ref = await attempt(interimDir, { heartbeatDetails: last }).result;
       assert.equal(ref.metadata?.job_id, last.jobId);
       assert.equal(diarizePosts().length, postsBefore);
+    });
+  });
+
+  describe('what the service says, and results that are gone', () => {
+    it('lines words up with the exclusive turns and keeps the overlapping ones beside them', async () => {
+      const ref = await attempt(freshDir('exclusive')).result;
+      const result = await store.readJson<DiarizationResult>(ref);
+      const job = pyannote.jobs.get(result.job_id!)!;
+      assert.equal(job.request.exclusive, true, 'exclusive turns were asked for');
+      const sorted = (ts: { speaker: string; start: number; end: number }[]) => ts.filter((t) => t.end > t.start).sort((a, b) => a.start - b.start || a.end - b.end);
+      assert.deepEqual(result.turns, sorted(job.output!.exclusiveDiarization!));
+      assert.deepEqual(result.overlapping_turns, sorted(job.output!.diarization!));
+    });
+
+    it("carries the service's warning into the result and its metadata", async () => {
+      // More speakers asked than the recording has stretches of speech: pyannote warns.
+      const ref = await attempt(freshDir('warning'), { hints: { numSpeakers: 30, minSpeakers: null, maxSpeakers: null } }).result;
+      assert.match(String(ref.metadata?.warning), /outside the given bounds/);
+      assert.match((await store.readJson<DiarizationResult>(ref)).warnings?.[0] ?? '', /outside the given bounds/);
+    });
+
+    it('a job whose result expired (404) before it was saved is submitted again, and the metadata says it was paid twice and why', async () => {
+      const interimDir = freshDir('expired');
+      const first = attempt(interimDir);
+      await until(() => first.beats.some((b) => b.jobId !== null), 20_000, 'the job to be submitted');
+      const seen = first.beats.find((b) => b.jobId !== null)!;
+      await first.result.catch(() => undefined);
+      await rm(path.join(interimDir, 'diarization.json'), { force: true });
+      pyannote.advanceClock(25 * 3600 * 1000);
+      const posts = diarizePosts().length;
+      const ref = await attempt(interimDir, { heartbeatDetails: { ...seen, phase: 'polling' } }).result;
+      assert.equal(diarizePosts().length, posts + 1, 'one new job');
+      assert.equal(ref.metadata?.jobs, 2);
+      assert.match(String(ref.metadata?.paid_again), /no longer known to pyannote\.ai \(404/);
+      assert.notEqual(ref.metadata?.job_id, seen.jobId);
+    });
+
+    it('a job that expired after an earlier attempt saved its result takes the saved result, paying nothing', async () => {
+      const interimDir = freshDir('expired-saved');
+      const done = await attempt(interimDir).result;
+      const jobId = String(done.metadata?.job_id);
+      pyannote.advanceClock(25 * 3600 * 1000);
+      const posts = diarizePosts().length;
+      const ref = await attempt(interimDir, { heartbeatDetails: { phase: 'polling', jobId, audioSha256: audio.sha256, polls: 3, jobs: 1 } }).result;
+      assert.equal(diarizePosts().length, posts, 'no new job');
+      assert.equal(ref.metadata?.job_id, jobId);
+      assert.equal(ref.sha256, done.sha256);
+    });
+
+    it('a succeeded job without output is never an empty diarization', async () => {
+      const emu = await startPyannoteEmulator({ apiKeys: [KEY], expiredResults: 'no-output' });
+      try {
+        const interimDir = freshDir('no-output');
+        const done = await attempt(interimDir, { emu }).result;
+        await rm(path.join(interimDir, 'diarization.json'), { force: true });
+        emu.advanceClock(25 * 3600 * 1000);
+        const ref = await attempt(interimDir, { emu, heartbeatDetails: { phase: 'polling', jobId: String(done.metadata?.job_id), audioSha256: audio.sha256, polls: 3, jobs: 1 } }).result;
+        assert.match(String(ref.metadata?.paid_again), /succeeded but its result was gone/);
+        assert.ok(Number(ref.metadata?.speakers) >= 2, 'a real diarization, not an empty one');
+      } finally {
+        await emu.close();
+      }
+    });
+
+    it('a diarization with no speaker on audio that has speech fails the stage instead of becoming an empty result', async () => {
+      const m = mockActivityEnv();
+      const empty = makeDiarizeAudio({
+        // A diarizer that answers like a service whose output came back with no turns.
+        diarizer: () => ({
+          upload: async (_f, key) => key,
+          submit: async () => ({ jobId: 'job-empty' }),
+          submitVoiceprint: async () => ({ jobId: 'vp' }),
+          poll: async (jobId) => ({ jobId, status: 'succeeded', turns: [] }),
+        }),
+        store,
+        pollIntervalMs: 10,
+        voiceSpace: 'test',
+      });
+      const interimDir = path.dirname(audio.path);
+      await expectFailure(m.run(empty, { ...input(interimDir), pipelineId: 'pl-empty' }), { type: 'ProviderJobFailed', nonRetryable: true, message: /found no speaker in audio with \d+\.\d s of sound/ });
+      await rm(path.join(interimDir, 'diarization-job.json'), { force: true });
+    });
+
+    it('names the request id in the errors it reports', async () => {
+      pyannote.faults.add({ endpoint: 'diarize', kind: 'status', status: 400 });
+      await expectFailure(attempt(freshDir('reqid')).result, { type: 'ProviderBadRequest', nonRetryable: true, message: /request id \S+/ });
     });
   });
 

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { parseFaultSpec, type FaultRule } from './faults';
 import { startEmulators } from './index';
 
-const PYANNOTE_ENDPOINTS = new Set(['test', 'media', 'upload', 'diarize', 'jobs']);
+const PYANNOTE_ENDPOINTS = new Set(['test', 'media', 'upload', 'diarize', 'voiceprint', 'identify', 'jobs']);
 
 const USAGE = `usage: tsx test/emulators/cli.ts [options]
   --openai-port N                 default 18080 (0 = any free port)
@@ -15,9 +15,13 @@ const USAGE = `usage: tsx test/emulators/cli.ts [options]
   --host H                        default 127.0.0.1
   --latency-fixed-ms N            added to every transcription and job
   --latency-per-audio-second-ms N per second of audio
-  --fault endpoint:what[:times[:retryAfter]]   repeatable; what = status code, hang, reset,
-                                  fail-job or delay=MS; endpoints: transcriptions (openai),
-                                  test, media, upload, diarize, jobs (pyannote)
+  --fault endpoint:what[:times[:retryAfter]][:name=value...]
+                                  repeatable; what = status code, hang, reset, fail-job or
+                                  delay=MS; endpoints: transcriptions (openai), test, media,
+                                  upload, diarize, voiceprint, identify, jobs (pyannote); named
+                                  fields of a status fault: retryAfterSeconds, retryAfterMs,
+                                  shouldRetry=true|false, code, message
+  --upload-mbit N                 one upload link of N Mbit/s shared by both emulators (default unlimited)
   --log-dir DIR                   append request logs as JSON lines (openai.jsonl, pyannote.jsonl)`;
 
 async function main(): Promise<void> {
@@ -29,6 +33,7 @@ async function main(): Promise<void> {
       'latency-fixed-ms': { type: 'string' },
       'latency-per-audio-second-ms': { type: 'string' },
       fault: { type: 'string', multiple: true, default: [] },
+      'upload-mbit': { type: 'string' },
       'log-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -50,7 +55,9 @@ async function main(): Promise<void> {
   const faults: FaultRule[] = (values.fault ?? []).map(parseFaultSpec);
   const logDir = values['log-dir'];
 
+  const uploadMbit = num('upload-mbit', values['upload-mbit']);
   const emulators = await startEmulators({
+    ...(uploadMbit ? { uploadBytesPerSecond: (uploadMbit * 1e6) / 8 } : {}),
     openai: { port: num('openai-port', values['openai-port']), host: values.host, latency, ...(logDir ? { logFile: `${logDir}/openai.jsonl` } : {}) },
     pyannote: { port: num('pyannote-port', values['pyannote-port']), host: values.host, latency, ...(logDir ? { logFile: `${logDir}/pyannote.jsonl` } : {}) },
   });

@@ -8,6 +8,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Bandwidth } from './bandwidth';
 import { type FaultAction, type FaultPlan, parseFaultRule } from './faults';
 
 export interface LogEntryBase {
@@ -74,15 +76,19 @@ export interface BodyResult {
   bytes: number;
 }
 
-/** Reads the whole body, keeping at most `limit` bytes; beyond that it keeps counting and discarding. */
-export function readBody(req: IncomingMessage, limit = Infinity): Promise<BodyResult> {
+/**
+ * Reads the whole body, keeping at most `limit` bytes; beyond that it keeps counting and
+ * discarding. With a `bandwidth`, the body is read no faster than that link carries it.
+ */
+export function readBody(req: IncomingMessage, limit = Infinity, bandwidth?: Bandwidth): Promise<BodyResult> {
   // Already consumed (an earlier read): 'end' will not fire again.
   if (req.readableEnded) return Promise.resolve({ body: Buffer.alloc(0), bytes: 0 });
+  const source: Readable = bandwidth ? bandwidth.pace(req) : req;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
     let over = false;
-    req.on('data', (chunk: Buffer) => {
+    source.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       if (over) return;
       if (bytes > limit) {
@@ -92,8 +98,8 @@ export function readBody(req: IncomingMessage, limit = Infinity): Promise<BodyRe
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve({ body: over ? null : Buffer.concat(chunks), bytes }));
-    req.on('error', reject);
+    source.on('end', () => resolve({ body: over ? null : Buffer.concat(chunks), bytes }));
+    source.on('error', reject);
     req.on('close', () => {
       if (!req.complete) reject(new Error('client closed the request'));
     });
@@ -131,7 +137,6 @@ export function waitUnlessClosed(res: ServerResponse, ms: number): Promise<boole
   });
 }
 
-/** Requests per key in the last minute, for rate-limit headers (and optional enforcement). */
 /** The injected faults that act on the connection rather than on an answer. */
 export type ConnectionFault = Extract<FaultAction, { kind: 'hang' | 'reset' | 'delay' }>;
 
@@ -145,10 +150,16 @@ export function isConnectionFault(fault: FaultAction): fault is ConnectionFault 
  * the connection, `delay` waits unless the client leaves. Returns true when the request is
  * finished, false when it goes on after the delay.
  */
-export async function applyConnectionFault(fault: ConnectionFault, req: IncomingMessage, res: ServerResponse, onBodyRead?: (bytes: number) => void): Promise<boolean> {
+export async function applyConnectionFault(
+  fault: ConnectionFault,
+  req: IncomingMessage,
+  res: ServerResponse,
+  onBodyRead?: (bytes: number) => void,
+  bandwidth?: Bandwidth,
+): Promise<boolean> {
   switch (fault.kind) {
     case 'hang':
-      readBody(req, 0).then(
+      readBody(req, 0, bandwidth).then(
         (r) => onBodyRead?.(r.bytes),
         () => undefined,
       );
@@ -161,16 +172,29 @@ export async function applyConnectionFault(fault: ConnectionFault, req: Incoming
   }
 }
 
+/**
+ * Requests per key in a sliding window (a minute by default), for rate-limit headers and
+ * optional enforcement. A refused request is not counted: a client that waits the
+ * Retry-After it was given then gets through.
+ */
 export class RequestWindow {
   private readonly hits = new Map<string, number[]>();
-  constructor(readonly perMinute: number) {}
+  constructor(
+    readonly limit: number,
+    readonly windowMs = 60_000,
+  ) {}
 
-  /** Records a request; returns the count in the window (this one included) and ms until the oldest leaves it. */
-  hit(key: string, now = Date.now()): { used: number; resetMs: number } {
-    const list = (this.hits.get(key) ?? []).filter((t) => t > now - 60_000);
-    list.push(now);
+  /**
+   * Counts a request at `now`, unless `enforce` and the window is full (then `limited`).
+   * `used` is the count in the window with this request if it was counted; `resetMs` is
+   * the time until the oldest request leaves the window, making room for one more.
+   */
+  hit(key: string, now = Date.now(), enforce = false): { used: number; remaining: number; resetMs: number; limited: boolean } {
+    const list = (this.hits.get(key) ?? []).filter((t) => t > now - this.windowMs);
+    const limited = enforce && list.length >= this.limit;
+    if (!limited) list.push(now);
     this.hits.set(key, list);
-    return { used: list.length, resetMs: Math.max(0, list[0]! + 60_000 - now) };
+    return { used: list.length, remaining: Math.max(0, this.limit - list.length), resetMs: Math.max(0, list[0]! + this.windowMs - now), limited };
   }
 
   clear(): void {
@@ -184,6 +208,8 @@ export interface AdminContext {
   reset: () => void;
   /** Extra state for GET /__emulator/state (e.g. pyannote jobs). */
   state?: () => unknown;
+  /** The emulator's clock, for GET /__emulator/clock and POST /__emulator/clock {"advanceMs": n}. */
+  clock?: { now(): number; advance(ms: number): void };
 }
 
 /**
@@ -223,6 +249,29 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
     case 'GET /state':
       sendJson(res, 200, ctx.state ? ctx.state() : {});
       return true;
+    case 'GET /clock':
+    case 'POST /clock': {
+      const clock = ctx.clock;
+      if (!clock) {
+        sendJson(res, 404, { error: 'this emulator has no clock' });
+        return true;
+      }
+      if (route === 'POST /clock') {
+        let advanceMs: unknown;
+        try {
+          advanceMs = (JSON.parse(body?.toString('utf8') || 'null') as { advanceMs?: unknown } | null)?.advanceMs;
+        } catch {
+          advanceMs = undefined;
+        }
+        if (typeof advanceMs !== 'number' || !Number.isFinite(advanceMs)) {
+          sendJson(res, 400, { error: 'expected {"advanceMs": <number>}' });
+          return true;
+        }
+        clock.advance(advanceMs);
+      }
+      sendJson(res, 200, { now: new Date(clock.now()).toISOString() });
+      return true;
+    }
     default:
       sendJson(res, 404, { error: `no admin route ${route}` });
       return true;

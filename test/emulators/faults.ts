@@ -11,6 +11,16 @@ export type FaultAction =
       status: number;
       /** Sent as Retry-After (integer seconds). */
       retryAfterSeconds?: number;
+      /**
+       * Sent as `retry-after-ms` (milliseconds), which the `openai` package prefers to
+       * Retry-After when deciding how long to wait before its own retry.
+       */
+      retryAfterMs?: number;
+      /**
+       * Sent as `x-should-retry: true|false`: the `openai` package obeys it over the status
+       * (false: no retry of a 429/5xx; true: a retry even of a 4xx).
+       */
+      shouldRetry?: boolean;
       /** Provider error code, e.g. `rate_limit_exceeded` or `insufficient_quota`. */
       code?: string;
       message?: string;
@@ -48,6 +58,8 @@ export const faultRuleSchema = z.discriminatedUnion('kind', [
     kind: z.literal('status'),
     status: z.number().int().min(100).max(599),
     retryAfterSeconds: z.number().min(0).optional(),
+    retryAfterMs: z.number().min(0).optional(),
+    shouldRetry: z.boolean().optional(),
     code: z.string().optional(),
     message: z.string().optional(),
   }),
@@ -64,17 +76,43 @@ export function parseFaultRule(input: unknown): FaultRule {
   return r.data as FaultRule;
 }
 
+/** Status-fault fields the CLI form sets by name (`name=value`), with how each value is read. */
+const NAMED_FIELDS: Record<string, (v: string) => unknown> = {
+  retryAfterSeconds: Number,
+  retryAfterMs: Number,
+  shouldRetry: (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  code: String,
+  message: String,
+};
+
 /**
- * Parses the CLI form `endpoint:what[:times[:retryAfterSeconds]]`, where `what` is a
- * status code, `hang`, `reset`, `fail-job` or `delay=<ms>`. Examples:
- * `transcriptions:429:2:3`, `jobs:503`, `diarize:hang`, `transcriptions:delay=500:3`.
+ * Parses the CLI form `endpoint:what[:times[:retryAfterSeconds]][:name=value…]`, where `what`
+ * is a status code, `hang`, `reset`, `fail-job` or `delay=<ms>`, and the named fields of a
+ * status fault are retryAfterSeconds, retryAfterMs, shouldRetry, code and message. Examples:
+ * `transcriptions:429:2:3`, `jobs:503`, `diarize:hang`, `transcriptions:delay=500:3`,
+ * `transcriptions:429:1:retryAfterMs=1500`, `transcriptions:503:-1:shouldRetry=false`.
  */
 export function parseFaultSpec(spec: string): FaultRule {
-  const [endpoint, what, times, retry] = spec.split(':');
-  if (!endpoint || !what) throw new Error(`bad fault "${spec}": expected endpoint:what[:times[:retryAfterSeconds]]`);
+  const [endpoint, what, ...rest] = spec.split(':');
+  if (!endpoint || !what) throw new Error(`bad fault "${spec}": expected endpoint:what[:times[:retryAfterSeconds]][:name=value…]`);
+  const named: Record<string, unknown> = {};
+  const positional: string[] = [];
+  for (const field of rest) {
+    const eq = field.indexOf('=');
+    if (eq < 0) {
+      positional.push(field);
+      continue;
+    }
+    const name = field.slice(0, eq);
+    const read = NAMED_FIELDS[name];
+    if (!read) throw new Error(`bad fault "${spec}": unknown field "${name}" (known: ${Object.keys(NAMED_FIELDS).join(', ')})`);
+    named[name] = read(field.slice(eq + 1));
+  }
+  const [times, retry] = positional;
   const extra = { endpoint, ...(times !== undefined ? { times: Number(times) } : {}) };
   let rule: unknown;
-  if (/^\d{3}$/.test(what)) rule = { ...extra, kind: 'status', status: Number(what), ...(retry !== undefined ? { retryAfterSeconds: Number(retry) } : {}) };
+  if (/^\d{3}$/.test(what)) rule = { ...extra, kind: 'status', status: Number(what), ...(retry !== undefined ? { retryAfterSeconds: Number(retry) } : {}), ...named };
+  else if (Object.keys(named).length > 0) throw new Error(`bad fault "${spec}": named fields apply to status faults only`);
   else if (what.startsWith('delay=')) rule = { ...extra, kind: 'delay', ms: Number(what.slice(6)) };
   else rule = { ...extra, kind: what };
   return parseFaultRule(rule);

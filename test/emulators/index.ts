@@ -2,10 +2,12 @@
  * Entry point of the provider emulators: starts both, and gives the environment a
  * process needs to point the real provider clients at them.
  */
+import { createBandwidth } from './bandwidth';
 import { type OpenAIEmulator, type OpenAIEmulatorOptions, startOpenAIEmulator } from './openai-emulator';
 import { type PyannoteEmulator, type PyannoteEmulatorOptions, startPyannoteEmulator } from './pyannote-emulator';
 
 export * from './audio-analysis';
+export * from './bandwidth';
 export * from './faults';
 export * from './openai-emulator';
 export * from './pyannote-emulator';
@@ -13,6 +15,12 @@ export * from './pyannote-emulator';
 export interface EmulatorsOptions {
   openai?: OpenAIEmulatorOptions;
   pyannote?: PyannoteEmulatorOptions;
+  /**
+   * One upload link both emulators share, in bytes per second (20 Mbit/s is 2_500_000):
+   * transcription uploads and media PUTs then compete for it as on a real uplink. An
+   * emulator's own uploadBandwidth option wins over it.
+   */
+  uploadBytesPerSecond?: number;
 }
 
 export interface Emulators {
@@ -24,10 +32,11 @@ export interface Emulators {
 }
 
 export async function startEmulators(opts: EmulatorsOptions = {}): Promise<Emulators> {
-  const openai = await startOpenAIEmulator(opts.openai);
+  const link = opts.uploadBytesPerSecond !== undefined ? createBandwidth(opts.uploadBytesPerSecond) : undefined;
+  const openai = await startOpenAIEmulator({ uploadBandwidth: link, ...opts.openai });
   let pyannote: PyannoteEmulator;
   try {
-    pyannote = await startPyannoteEmulator(opts.pyannote);
+    pyannote = await startPyannoteEmulator({ uploadBandwidth: link, ...opts.pyannote });
   } catch (err) {
     await openai.close();
     throw err;

@@ -9,7 +9,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomBytes } from 'node:crypto';
 import { extname } from 'node:path';
 import { AnalysisPool } from './analysis-pool';
-import { type AudioAnalysis, DecodeError } from './audio-analysis';
+import { type AudioAnalysis, DecodeError, pitchesIn, speechRegions } from './audio-analysis';
+import { type Bandwidth, bandwidthOption } from './bandwidth';
 import { type FaultAction, FaultPlan, type LatencyModel, latencyMs } from './faults';
 import {
   type LogEntryBase,
@@ -48,6 +49,13 @@ export interface OpenAIEmulatorOptions {
   enforceRateLimit?: boolean;
   /** Whisper's habit of transcribing silence as "Thank you." (with a high no_speech_prob). */
   hallucinateOnSilence?: boolean;
+  /**
+   * The client's upload link: request bodies are read no faster than this. A Bandwidth from
+   * createBandwidth() shared with the pyannote emulator models one link both providers'
+   * uploads go through; a number is bytes per second on a link of this emulator's own.
+   * Unlimited by default.
+   */
+  uploadBandwidth?: Bandwidth | number;
 }
 
 export interface OpenAIRequestLogEntry extends LogEntryBase {
@@ -59,6 +67,12 @@ export interface OpenAIRequestLogEntry extends LogEntryBase {
   audioSeconds?: number;
   /** Error message sent, for failed requests. */
   error?: string;
+  /** known_speaker_names[] as sent (diarization models). */
+  knownSpeakerNames?: string[];
+  /** Length in seconds of each known_speaker_references[] clip, in the order sent. */
+  knownSpeakerReferenceSeconds?: number[];
+  /** chunking_strategy as sent: 'auto', or the server_vad object as JSON. */
+  chunkingStrategy?: string;
 }
 
 export interface OpenAIEmulator {
@@ -157,6 +171,7 @@ interface TranscriptionParams {
   includeLogprobs: boolean;
   chunkingStrategy?: unknown;
   knownSpeakerNames: string[];
+  knownSpeakerReferences: string[];
   file: MultipartPart & { filename: string };
 }
 
@@ -275,6 +290,7 @@ function parseParams(parts: MultipartPart[]): TranscriptionParams {
     includeLogprobs,
     chunkingStrategy,
     knownSpeakerNames,
+    knownSpeakerReferences: knownSpeakerRefs,
     file: { ...file, filename },
   };
 }
@@ -329,7 +345,82 @@ function truncateForTokens(t: PseudoTranscript): PseudoTranscript {
 
 type Reply = { kind: 'json'; body: unknown } | { kind: 'text'; body: string };
 
-function buildReply(p: TranscriptionParams, a: AudioAnalysis, hallucinate: boolean): Reply {
+/** A known_speaker_references[] clip reduced to its voice: the median log2 pitch (Hz) of each stretch of its speech. */
+interface KnownVoice {
+  name: string;
+  logPitches: number[];
+}
+
+/** A reference this close in pitch to a speaker's speech would join that speaker's cluster (clusterSpeakers splits voices 0.2 octave apart). */
+const SAME_VOICE_OCTAVES = 0.2;
+
+/** Reference clips the service takes: 2–10 s of audio, as data URLs. */
+const REFERENCE_MIN_SECONDS = 2;
+const REFERENCE_MAX_SECONDS = 10;
+const DATA_URL = /^data:[a-z0-9.+-]+\/[a-z0-9.+-]+(?:;[^;,]*)*;base64,([A-Za-z0-9+/=\s]*)$/i;
+
+/** Decodes and measures each known speaker's reference clip; 400 for one that is not a 2–10 s audio data URL. */
+async function knownVoices(p: TranscriptionParams, analyze: (data: Buffer) => Promise<AudioAnalysis>): Promise<{ voices: KnownVoice[]; seconds: number[] }> {
+  const voices: KnownVoice[] = [];
+  const seconds: number[] = [];
+  for (const [i, ref] of p.knownSpeakerReferences.entries()) {
+    const param = `known_speaker_references[${i}]`;
+    const m = DATA_URL.exec(ref);
+    if (!m) throw badRequest(`Invalid '${param}': expected a base64 data URL of an audio clip (data:audio/wav;base64,...).`, param);
+    let a: AudioAnalysis;
+    try {
+      a = await analyze(Buffer.from(m[1]!, 'base64'));
+    } catch (err) {
+      if (err instanceof DecodeError) throw badRequest(`Invalid '${param}': the audio could not be decoded.`, param);
+      throw err;
+    }
+    if (a.duration < REFERENCE_MIN_SECONDS - 0.01 || a.duration > REFERENCE_MAX_SECONDS + 0.01) {
+      throw badRequest(`Invalid '${param}': the clip is ${a.duration.toFixed(2)} seconds long; reference clips must be ${REFERENCE_MIN_SECONDS} to ${REFERENCE_MAX_SECONDS} seconds.`, param);
+    }
+    seconds.push(round2(a.duration));
+    const logPitches = speechRegions(a).flatMap((r) => medianLogPitch(a, [r]) ?? []);
+    voices.push({ name: p.knownSpeakerNames[i]!, logPitches });
+  }
+  return { voices, seconds };
+}
+
+function medianLogPitch(a: AudioAnalysis, spans: readonly { start: number; end: number }[]): number | null {
+  const values = spans.flatMap((s) => pitchesIn(a, s)).map((hz) => Math.log2(hz));
+  if (values.length < 3) return null;
+  values.sort((x, y) => x - y);
+  return values[values.length >> 1]!;
+}
+
+/**
+ * Names the speakers of a diarized answer the way the clustering tells voices apart: a known
+ * speaker's reference whose speech lies within SAME_VOICE_OCTAVES of a speaker's segments
+ * (pitch medians) names that speaker, the closest pairs first and each name once; the others
+ * are A, B, … in order of first appearance.
+ */
+function speakerNames(t: PseudoTranscript, a: AudioAnalysis, known: readonly KnownVoice[]): Map<string, string> {
+  const order = [...new Set(t.segments.map((s) => s.speaker))];
+  const pairs: { speaker: string; name: string; d: number }[] = [];
+  for (const speaker of order) {
+    const pitches = t.segments.filter((s) => s.speaker === speaker).flatMap((s) => medianLogPitch(a, [s]) ?? []);
+    for (const k of known) {
+      const d = Math.min(...pitches.flatMap((x) => k.logPitches.map((y) => Math.abs(x - y))));
+      if (d < SAME_VOICE_OCTAVES) pairs.push({ speaker, name: k.name, d });
+    }
+  }
+  pairs.sort((x, y) => x.d - y.d);
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const q of pairs) {
+    if (names.has(q.speaker) || taken.has(q.name)) continue;
+    names.set(q.speaker, q.name);
+    taken.add(q.name);
+  }
+  let letters = 0;
+  for (const speaker of order) if (!names.has(speaker)) names.set(speaker, letterName(letters++));
+  return names;
+}
+
+function buildReply(p: TranscriptionParams, a: AudioAnalysis, hallucinate: boolean, known: readonly KnownVoice[] = []): Reply {
   const duration = a.duration;
   let t = pseudoTranscript(a);
   if (t.words.length === 0 && hallucinate && p.model === 'whisper-1') {
@@ -380,14 +471,8 @@ function buildReply(p: TranscriptionParams, a: AudioAnalysis, hallucinate: boole
       return { kind: 'json', body };
     }
     case 'diarized_json': {
-      // A, B, … (or known speaker names) in order of first appearance.
-      const names = new Map<string, string>();
-      for (const s of t.segments) {
-        if (!names.has(s.speaker)) {
-          const i = names.size;
-          names.set(s.speaker, p.knownSpeakerNames[i] ?? letterName(i));
-        }
-      }
+      // Known speakers whose reference voice is heard keep their names; the others are A, B, ….
+      const names = speakerNames(t, a, known);
       return {
         kind: 'json',
         body: {
@@ -428,6 +513,7 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
   const faults = new FaultPlan();
   const log = new RequestLog<OpenAIRequestLogEntry>(opts.logFile);
   const window = new RequestWindow(rpm);
+  const bandwidth = bandwidthOption(opts.uploadBandwidth);
 
   const reset = () => {
     log.clear();
@@ -444,12 +530,12 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     const entry = trackRequest<OpenAIRequestLogEntry>(log, req, res, path, requestId, started);
 
     const key = bearerToken(req);
-    const rate = window.hit(key ?? '');
+    const rate = window.hit(key ?? '', Date.now(), opts.enforceRateLimit === true);
     const headers: Record<string, string> = {
       'x-request-id': requestId,
       'openai-version': '2020-10-01',
       'x-ratelimit-limit-requests': String(rpm),
-      'x-ratelimit-remaining-requests': String(Math.max(0, rpm - rate.used)),
+      'x-ratelimit-remaining-requests': String(rate.remaining),
       'x-ratelimit-reset-requests': formatDuration(rate.resetMs),
     };
     const fail = (f: ApiFailure) => {
@@ -458,7 +544,7 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     };
     const drainAndFail = async (f: ApiFailure) => {
       try {
-        entry.bytes = (await readBody(req, 0)).bytes;
+        entry.bytes = (await readBody(req, 0, bandwidth)).bytes;
       } catch {
         return; // client went away; nobody to answer
       }
@@ -488,7 +574,7 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     const fault = faults.next('transcriptions');
     if (fault) {
       entry.fault = fault.kind;
-      const done = await applyFault(fault, req, res, headers, drainAndFail, (r) => (entry.bytes = r));
+      const done = await applyFault(fault, req, res, headers, drainAndFail, (r) => (entry.bytes = r), bandwidth);
       if (done) return;
     }
 
@@ -506,9 +592,9 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
         new ApiFailure(401, `Incorrect API key provided: ${maskKey(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', null, 'invalid_api_key'),
       );
     }
-    if (opts.enforceRateLimit && rate.used > rpm) {
+    if (rate.limited) {
       return drainAndFail(
-        new ApiFailure(429, `Rate limit reached for requests per min (RPM): Limit ${rpm}, Used ${rate.used - 1}, Requested 1. Please try again in ${formatDuration(rate.resetMs)}.`, 'requests', null, 'rate_limit_exceeded', {
+        new ApiFailure(429, `Rate limit reached for requests per min (RPM): Limit ${rpm}, Used ${rate.used}, Requested 1. Please try again in ${formatDuration(rate.resetMs)}.`, 'requests', null, 'rate_limit_exceeded', {
           'retry-after': String(Math.max(1, Math.ceil(rate.resetMs / 1000))),
         }),
       );
@@ -517,7 +603,7 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
     let body: Buffer | null;
     let received: number;
     try {
-      const read = await readBody(req, maxBody);
+      const read = await readBody(req, maxBody, bandwidth);
       received = Date.now();
       body = read.body;
       entry.bytes = read.bytes;
@@ -576,7 +662,16 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
         throw badRequest('chunking_strategy is required for diarization models when the input audio is longer than 30 seconds.', 'chunking_strategy');
       }
 
-      const reply = buildReply(params, analysis, opts.hallucinateOnSilence ?? false);
+      if (params.chunkingStrategy !== undefined) entry.chunkingStrategy = typeof params.chunkingStrategy === 'string' ? params.chunkingStrategy : JSON.stringify(params.chunkingStrategy);
+      let known: KnownVoice[] = [];
+      if (params.knownSpeakerNames.length > 0) {
+        entry.knownSpeakerNames = params.knownSpeakerNames;
+        const measured = await knownVoices(params, (data) => pool.analyze(data, { pitchHopSeconds: 0.05 }));
+        entry.knownSpeakerReferenceSeconds = measured.seconds;
+        known = measured.voices;
+      }
+
+      const reply = buildReply(params, analysis, opts.hallucinateOnSilence ?? false, known);
       // The latency model is the service's whole processing time from the moment the upload is
       // in, as with pyannote jobs: the emulator's own analysis runs inside it, not on top of it.
       const remaining = latencyMs(opts.latency, analysis.duration) - (Date.now() - received);
@@ -643,8 +738,9 @@ async function applyFault(
   headers: Record<string, string>,
   drainAndFail: (f: ApiFailure) => Promise<void>,
   setBytes: (n: number) => void,
+  bandwidth: Bandwidth | undefined,
 ): Promise<boolean> {
-  if (isConnectionFault(fault)) return applyConnectionFault(fault, req, res, setBytes);
+  if (isConnectionFault(fault)) return applyConnectionFault(fault, req, res, setBytes, bandwidth);
   switch (fault.kind) {
     case 'fail-job':
       return false;
@@ -660,6 +756,8 @@ async function applyFault(
       }
       const extra: Record<string, string> = {};
       if (fault.retryAfterSeconds !== undefined) extra['retry-after'] = String(Math.ceil(fault.retryAfterSeconds));
+      if (fault.retryAfterMs !== undefined) extra['retry-after-ms'] = String(fault.retryAfterMs);
+      if (fault.shouldRetry !== undefined) extra['x-should-retry'] = String(fault.shouldRetry);
       if (fault.status === 429) extra['x-ratelimit-remaining-requests'] = '0';
       await drainAndFail(new ApiFailure(fault.status, message, type, null, code, { ...headers, ...extra }));
       return true;

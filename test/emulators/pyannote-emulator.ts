@@ -20,6 +20,14 @@
  * confidence: {label: 0–100}}`. Here a voiceprint is the voice's pitch signature (median and
  * quartiles of log pitch over its speech), and confidence falls from ~99 for the same
  * synthetic voice to 50 at 0.12 octave apart and ~1 at 0.2 octave (where speakers split).
+ *
+ * Limits and lifetimes, as contracts/pyannote-ai.md gives them: a file is at most 1 GiB (the
+ * presigned PUT refuses more, as S3 does, with EntityTooLarge; a job on a bigger public URL
+ * fails) and at most 24 h of audio (a longer diarize or identify job ends `failed`); results
+ * are deleted 24 h after the job completes and uploaded media after 24–48 h (here 24 h, the
+ * earliest). Those times are on the emulator's clock, which tests move on with advanceClock()
+ * (or POST /__emulator/clock) instead of waiting; the same clock stamps jobs, presigned URL
+ * expiry and the per-key rate-limit window.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -29,7 +37,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { type AudioAnalysis, DecodeError, type SpeakerRegion, analyzeAudio, clusterSpeakers, pitchesIn, speechRegions } from './audio-analysis';
+import { type AudioAnalysis, DecodeError, type SpeakerHints, type SpeakerRegion, analyzeAudio, clusterSpeakers, pitchesIn, speechRegions } from './audio-analysis';
+import { type Bandwidth, bandwidthOption } from './bandwidth';
 import { type FaultAction, FaultPlan, type LatencyModel, latencyMs } from './faults';
 import { type LogEntryBase, RequestLog, RequestWindow, applyConnectionFault, bearerToken, isConnectionFault, closeServer, handleAdmin, listen, readBody, sendJson, trackRequest } from './emulator-http';
 
@@ -46,16 +55,44 @@ export interface PyannoteEmulatorOptions {
   logFile?: string;
   /** Where uploaded media is kept; a fresh temp dir (removed on close) by default. */
   storageDir?: string;
+  /** Requests per key in the sliding minute (X-RateLimit-Limit); pyannote.ai's is about 100. */
   requestsPerMinute?: number;
   /** Answer 429 past requestsPerMinute (off by default: tests poll fast). */
   enforceRateLimit?: boolean;
   /** Same-speaker turns closer than this are merged. */
   mergeGapSeconds?: number;
+  /** Largest media file in bytes (PYANNOTE_MAX_MEDIA_BYTES, 1 GiB, by default). */
   maxMediaBytes?: number;
+  /** Longest audio of a diarize or identify job in seconds (PYANNOTE_MAX_AUDIO_SECONDS, 24 h, by default). */
+  maxAudioSeconds?: number;
   presignTtlSeconds?: number;
+  /** How long after completion a job's results are kept (24 h by default), on the emulator clock. */
+  resultsTtlSeconds?: number;
+  /**
+   * What GET /v1/jobs/{id} answers once the results are deleted, which the contract leaves
+   * unsure: '404' (default) as for an unknown job, or 'no-output', the job with its terminal
+   * status and no `output` (a succeeded job without results).
+   */
+  expiredResults?: '404' | 'no-output';
+  /** How long uploaded media is kept (24 h by default, the earliest the contract allows), on the emulator clock. */
+  mediaTtlSeconds?: number;
+  /** The emulator clock in ms since the epoch (Date.now by default); advanceClock() adds to it. */
+  clock?: () => number;
+  /**
+   * The client's upload link: media PUTs and request bodies are read no faster than this. A
+   * Bandwidth from createBandwidth() shared with the OpenAI emulator models one link both
+   * providers' uploads go through; a number is bytes per second on a link of this emulator's
+   * own. Unlimited by default.
+   */
+  uploadBandwidth?: Bandwidth | number;
   /** HMAC key for webhook X-Signature. */
   webhookSecret?: string;
 }
+
+/** pyannote.ai's per-file limits and result lifetime (contracts/pyannote-ai.md). */
+export const PYANNOTE_MAX_MEDIA_BYTES = 1024 ** 3;
+export const PYANNOTE_MAX_AUDIO_SECONDS = 24 * 3600;
+export const PYANNOTE_RESULTS_TTL_SECONDS = 24 * 3600;
 
 export interface PyannoteRequestLogEntry extends LogEntryBase {
   jobId?: string;
@@ -145,6 +182,8 @@ export interface PyannoteJob {
   audioSeconds: number | null;
   numSpeakers: number | null;
   output?: JobOutput;
+  /** When the job reached its terminal status, on the emulator clock; results are deleted resultsTtlSeconds later. */
+  completedAt?: string;
 }
 
 export interface StoredMedia {
@@ -162,7 +201,11 @@ export interface PyannoteEmulator {
   readonly jobs: Map<string, PyannoteJob>;
   readonly media: Map<string, StoredMedia>;
   readonly faults: FaultPlan;
-  /** Clears log, faults, jobs (stopping running ones) and stored media. */
+  /** The emulator clock, ms since the epoch. */
+  now(): number;
+  /** Moves the emulator clock on by `ms` (e.g. 24 h + 1 s to see results deleted). */
+  advanceClock(ms: number): void;
+  /** Clears log, faults, jobs (stopping running ones), stored media and clock advances. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -371,6 +414,38 @@ const VOICEPRINT_TOO_BIG = 'Audio for a voiceprint must be at most 100 MiB.';
 /** A job that ends `failed` with this message as `output.error`. */
 class JobFailure extends Error {}
 
+/** A limit as people write it: 1 GiB, 24 hours, or plain units for the small values tests set. */
+function bytesText(n: number): string {
+  if (n % 1024 ** 3 === 0) return `${n / 1024 ** 3} GiB`;
+  if (n % 1024 ** 2 === 0) return `${n / 1024 ** 2} MiB`;
+  return `${n} bytes`;
+}
+
+function secondsText(s: number): string {
+  return s % 3600 === 0 ? `${s / 3600} hours` : `${s} seconds`;
+}
+
+const tooBigMessage = (max: number) => `Media file exceeds the maximum size of ${bytesText(max)} per file.`;
+const tooLongMessage = (seconds: number, max: number) => `Audio duration (${seconds.toFixed(1)} s) exceeds the maximum of ${secondsText(max)} of audio per file.`;
+
+/**
+ * pyannote.audio's warning when the speakers found fall outside the bounds asked for
+ * (numSpeakers n means [n, n]; unset bounds are 1 and inf). Its clustering is forced to
+ * any count the speech allows, so asking for fewer voices than there are merges them
+ * silently; the warning comes when there are fewer separable stretches of speech than
+ * speakers asked for. No speech at all gives an empty diarization and no warning.
+ */
+function speakerCountWarning(found: number, hints: SpeakerHints): string | undefined {
+  if (found === 0) return undefined;
+  const min = hints.numSpeakers ?? hints.minSpeakers ?? 1;
+  const max = hints.numSpeakers ?? hints.maxSpeakers ?? Infinity;
+  if (found >= min && found <= max) return undefined;
+  return (
+    `The detected number of speakers (${found}) is outside the given bounds [${min}, ${max === Infinity ? 'inf' : max}]. ` +
+    `This can happen if the given audio file is too short to contain ${min} or more speakers. Try to lower the desired minimal number of speakers.`
+  );
+}
+
 /** Pitch signature of one voice: quartiles of log2 pitch (Hz) over its voiced speech. */
 interface VoiceSignature {
   median: number;
@@ -441,7 +516,12 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
   const apiKeys = opts.apiKeys ?? ['test-pyannote-key'];
   const rpm = opts.requestsPerMinute ?? 100;
   const mergeGap = opts.mergeGapSeconds ?? 0.5;
-  const maxMediaBytes = opts.maxMediaBytes ?? 1024 ** 3;
+  const maxMediaBytes = opts.maxMediaBytes ?? PYANNOTE_MAX_MEDIA_BYTES;
+  const maxAudioSeconds = opts.maxAudioSeconds ?? PYANNOTE_MAX_AUDIO_SECONDS;
+  const resultsTtlMs = (opts.resultsTtlSeconds ?? PYANNOTE_RESULTS_TTL_SECONDS) * 1000;
+  const mediaTtlMs = (opts.mediaTtlSeconds ?? 24 * 3600) * 1000;
+  const expiredResults = opts.expiredResults ?? '404';
+  const bandwidth = bandwidthOption(opts.uploadBandwidth);
   const ttl = opts.presignTtlSeconds ?? 3600;
   const webhookSecret = opts.webhookSecret ?? 'test-webhook-secret';
   const signingKey = randomBytes(32);
@@ -458,6 +538,29 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
   const jobControl = new Map<string, AbortController>();
   let origin = '';
 
+  // The emulator's notion of the time of day. Durations it models (queue delay, processing)
+  // stay in real time; what the clock moves is when things happened and what has expired.
+  const baseClock = opts.clock ?? Date.now;
+  let clockOffsetMs = 0;
+  const now = () => baseClock() + clockOffsetMs;
+  const isoNow = () => new Date(now()).toISOString();
+  function advanceClock(ms: number): void {
+    if (!Number.isFinite(ms)) throw new Error(`advanceClock: expected a number of ms, got ${ms}`);
+    clockOffsetMs += ms;
+  }
+
+  /** Deletes uploads older than mediaTtlSeconds, so a job or check asking for them finds none. */
+  function dropExpiredMedia(): void {
+    for (const [key, m] of media) {
+      if (now() - Date.parse(m.uploadedAt) < mediaTtlMs) continue;
+      media.delete(key);
+      void fsp.rm(m.path, { force: true });
+    }
+  }
+
+  /** A terminal job whose results were deleted resultsTtlSeconds after it completed. */
+  const resultsExpired = (job: PyannoteJob) => job.completedAt !== undefined && now() - Date.parse(job.completedAt) >= resultsTtlMs;
+
   const sign = (key: string, expires: number) => createHmac('sha256', signingKey).update(`${key}\n${expires}`).digest('hex');
 
   const processingMs = (audioSeconds: number) =>
@@ -468,9 +571,10 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
 
   function touch(job: PyannoteJob, status: JobStatus, output?: JobOutput): void {
     job.status = status;
-    job.updatedAt = new Date().toISOString();
+    job.updatedAt = isoNow();
     if (output) job.output = output;
     if (TERMINAL.includes(status)) {
+      job.completedAt = job.updatedAt;
       jobControl.delete(job.jobId);
       if (job.request.webhook) void sendWebhook(job);
     }
@@ -478,6 +582,7 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
 
   async function sendWebhook(job: PyannoteJob): Promise<void> {
     const body = JSON.stringify({ jobId: job.jobId, status: job.status, ...(job.request.webhookStatusOnly ? {} : { output: job.output }) });
+    // Real time, not the emulator clock: the receiver checks the timestamp against its own clock.
     const ts = String(Math.floor(Date.now() / 1000));
     const signature = createHmac('sha256', webhookSecret).update(`v0:${ts}:${body}`).digest('hex');
     try {
@@ -507,12 +612,24 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
     });
   }
 
-  /** Fetches a public URL to a temp file; the emulator has no other way to read it. */
+  /** Fetches a public URL to a temp file; the emulator has no other way to read it. A file over maxMediaBytes fails the job. */
   async function download(url: string, signal: AbortSignal): Promise<string> {
     const res = await fetch(url, { signal });
     if (!res.ok || !res.body) throw new DecodeError(`download failed with HTTP ${res.status}`);
     const path = join(storageDir, `download-${randomUUID()}`);
-    await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(path));
+    let bytes = 0;
+    const capped = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        cb(bytes > maxMediaBytes ? new JobFailure(tooBigMessage(maxMediaBytes)) : null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream), capped, createWriteStream(path));
+    } catch (err) {
+      await fsp.rm(path, { force: true });
+      throw err;
+    }
     return path;
   }
 
@@ -526,16 +643,18 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
       job.numSpeakers = 1;
       return { voiceprint: encodeVoiceprint(sig) };
     }
+    if (analysis.duration > maxAudioSeconds) throw new JobFailure(tooLongMessage(analysis.duration, maxAudioSeconds));
     const request = job.request;
     const regions = clusterSpeakers(speechRegions(analysis), request);
     job.numSpeakers = new Set(regions.map((r) => r.speaker)).size;
     const diarization = mergePerSpeaker(regions, mergeGap);
     const output: JobOutput = { diarization };
     if (request.exclusive) output.exclusiveDiarization = exclusiveTurns(regions, mergeGap);
-    if (job.kind === 'diarize') {
-      if (request.transcription) output.warning = 'transcription is not emulated; only diarization is returned';
-      return output;
-    }
+    const warnings = [speakerCountWarning(job.numSpeakers, request)];
+    if (job.kind === 'diarize' && request.transcription) warnings.push('transcription is not emulated; only diarization is returned');
+    const warning = warnings.filter(Boolean).join(' ');
+    if (warning) output.warning = warning;
+    if (job.kind === 'diarize') return output;
     const { voiceprints = [], matching = { exclusive: true, threshold: 0 } } = request;
     const enrolled = voiceprints.map((v) => ({ label: v.label, sig: decodeVoiceprint(v.voiceprint)! }));
     const scores = new Map<string, Record<string, number>>();
@@ -561,6 +680,7 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
     const startedAt = Date.now();
     let downloaded: string | undefined;
     try {
+      dropExpiredMedia();
       const url = job.request.url;
       const path = url.startsWith('media://') ? media.get(url.slice('media://'.length))?.path : (downloaded = await download(url, signal));
       if (!path) throw new DecodeError('media no longer available');
@@ -588,6 +708,7 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
 
   const reset = () => {
     stopJobs();
+    clockOffsetMs = 0;
     log.clear();
     faults.clear();
     window.clear();
@@ -597,7 +718,7 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
   };
 
   async function readJson(req: IncomingMessage, entry: PyannoteRequestLogEntry): Promise<unknown> {
-    const { body, bytes } = await readBody(req, 1 << 20);
+    const { body, bytes } = await readBody(req, 1 << 20, bandwidth);
     entry.bytes = bytes;
     if (!body) throw new HttpFailure(413, { message: 'Request body too large' });
     if (body.length === 0) return undefined;
@@ -615,47 +736,59 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
     const signature = url.searchParams.get('signature') ?? '';
     const expected = sign(key, expires);
     const valid = signature.length === expected.length && timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
-    const s3Error = async (status: number, code: string, message: string) => {
+    const s3Error = async (status: number, code: string, message: string, details: Record<string, string | number> = {}) => {
       try {
-        entry.bytes = (await readBody(req, 0)).bytes;
+        entry.bytes = Math.max(entry.bytes, (await readBody(req, 0, bandwidth)).bytes);
       } catch {
         return;
       }
-      const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+      const fields = Object.entries({ Code: code, Message: message, ...details, RequestId: entry.requestId })
+        .map(([name, value]) => `<${name}>${value}</${name}>`)
+        .join('');
+      const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${fields}</Error>`;
       res.writeHead(status, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) }).end(xml);
     };
+    // S3's answer to a body over the size a store takes. Like every refusal here it comes after
+    // the body was read (and dropped), so the client reads the answer instead of a reset.
+    const tooLarge = (proposedSize: number) =>
+      s3Error(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', { ProposedSize: proposedSize, MaxSizeAllowed: maxMediaBytes });
     if (req.method !== 'PUT') return s3Error(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
     if (!valid) return s3Error(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
-    if (expires * 1000 < Date.now()) return s3Error(403, 'AccessDenied', 'Request has expired');
+    if (expires * 1000 < now()) return s3Error(403, 'AccessDenied', 'Request has expired');
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxMediaBytes) return tooLarge(declared);
 
     const fileName = createHash('sha256').update(key).digest('hex');
     const tmp = join(storageDir, `${fileName}.${randomUUID()}.part`);
     const finalPath = join(storageDir, `${fileName}.media`);
     const md5 = createHash('md5');
     let bytes = 0;
+    // A chunked body (no Content-Length) can still go over: from there on it is counted and
+    // dropped, and read to its end so the client gets the answer.
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         bytes += chunk.length;
-        if (bytes > maxMediaBytes) return cb(new Error('EntityTooLarge'));
+        if (bytes > maxMediaBytes) return cb();
         md5.update(chunk);
         cb(null, chunk);
       },
     });
     try {
-      await pipeline(req, counter, createWriteStream(tmp));
-    } catch (err) {
+      await pipeline(bandwidth ? bandwidth.pace(req) : req, counter, createWriteStream(tmp));
+    } catch {
+      // The client went away mid-upload: nobody to answer, nothing kept.
       entry.bytes = bytes;
       await fsp.rm(tmp, { force: true });
-      if ((err as Error).message === 'EntityTooLarge') {
-        const xml = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed size</Message></Error>';
-        res.writeHead(400, { 'content-type': 'application/xml', connection: 'close' }).end(xml);
-      }
       return;
     }
     entry.bytes = bytes;
+    if (bytes > maxMediaBytes) {
+      await fsp.rm(tmp, { force: true });
+      return tooLarge(bytes);
+    }
     // Rename after the whole body arrived: a job never reads half an upload.
     await fsp.rename(tmp, finalPath);
-    media.set(key, { key, path: finalPath, bytes, uploadedAt: new Date().toISOString() });
+    media.set(key, { key, path: finalPath, bytes, uploadedAt: isoNow() });
     res.writeHead(200, { etag: `"${md5.digest('hex')}"`, 'content-length': '0' }).end();
   }
 
@@ -673,6 +806,7 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
         faults,
         reset,
         state: () => ({ jobs: [...jobs.values()], media: [...media.values()] }),
+        clock: { now, advance: advanceClock },
       })
     ) {
       return;
@@ -694,7 +828,7 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
     const fail = async (f: HttpFailure) => {
       entry.error = f.message;
       try {
-        entry.bytes = Math.max(entry.bytes, (await readBody(req, 0)).bytes);
+        entry.bytes = Math.max(entry.bytes, (await readBody(req, 0, bandwidth)).bytes);
       } catch {
         return;
       }
@@ -708,26 +842,29 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
     if (fault) {
       entry.fault = fault.kind;
       if (fault.kind === 'fail-job') failJob = true;
-      else if (await applyFault(fault, req, res, fail, requestId)) return;
+      else if (await applyFault(fault, req, res, fail, requestId, now(), bandwidth)) return;
     }
 
     if (endpoint === 'upload') return handleUpload(req, res, url, entry);
 
     const key = bearerToken(req);
     if (!key || !apiKeys.includes(key)) return fail(new HttpFailure(401, { message: 'Unauthorized', requestId }));
-    const rate = window.hit(key);
-    headers = { ...headers, 'x-ratelimit-limit': String(rpm), 'x-ratelimit-remaining': String(Math.max(0, rpm - rate.used)) };
-    if (opts.enforceRateLimit && rate.used > rpm) {
+    const rate = window.hit(key, now(), opts.enforceRateLimit === true);
+    headers = { ...headers, 'x-ratelimit-limit': String(rpm), 'x-ratelimit-remaining': String(rate.remaining) };
+    if (rate.limited) {
+      // Retry-After in whole seconds, rounded up so a client that waits it finds room;
+      // X-RateLimit-Reset is when that room opens, in epoch seconds.
       const retry = Math.max(1, Math.ceil(rate.resetMs / 1000));
       return fail(
-        new HttpFailure(429, { requestId, message: 'Too many requests' }, { 'retry-after': String(retry), 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + retry) }),
+        new HttpFailure(429, { requestId, message: 'Too many requests' }, { 'retry-after': String(retry), 'x-ratelimit-reset': String(Math.ceil((now() + rate.resetMs) / 1000)) }),
       );
     }
+    dropExpiredMedia();
 
     try {
       switch (endpoint) {
         case 'test':
-          await readBody(req, 0);
+          await readBody(req, 0, bandwidth);
           return sendJson(res, 200, { status: 'OK', message: 'API key is valid' }, headers);
         case 'media': {
           const body = (await readJson(req, entry)) as { url?: unknown } | undefined;
@@ -740,7 +877,7 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
           }
           const mediaKey = mediaUrl.slice('media://'.length);
           entry.mediaKey = mediaKey;
-          const expires = Math.floor(Date.now() / 1000) + ttl;
+          const expires = Math.floor(now() / 1000) + ttl;
           const encoded = mediaKey.split('/').map(encodeURIComponent).join('/');
           return sendJson(res, 201, { url: `${origin}/storage/media/${encoded}?expires=${expires}&signature=${sign(mediaKey, expires)}` }, headers);
         }
@@ -750,8 +887,8 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
           const body = await readJson(req, entry);
           const request =
             endpoint === 'diarize' ? validateDiarize(body, media) : endpoint === 'voiceprint' ? validateVoiceprint(body, media) : validateIdentify(body, media);
-          const now = new Date().toISOString();
-          const job: PyannoteJob = { jobId: randomUUID(), kind: endpoint, status: 'created', createdAt: now, updatedAt: now, request, audioSeconds: null, numSpeakers: null };
+          const createdAt = isoNow();
+          const job: PyannoteJob = { jobId: randomUUID(), kind: endpoint, status: 'created', createdAt, updatedAt: createdAt, request, audioSeconds: null, numSpeakers: null };
           jobs.set(job.jobId, job);
           entry.jobId = job.jobId;
           const control = new AbortController();
@@ -760,11 +897,17 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
           return sendJson(res, 200, { jobId: job.jobId, status: job.status }, headers);
         }
         case 'jobs': {
-          await readBody(req, 0);
+          await readBody(req, 0, bandwidth);
           const jobId = decodeURIComponent(path.slice('/v1/jobs/'.length));
           entry.jobId = jobId;
           const job = jobs.get(jobId);
-          if (!job) throw new HttpFailure(404, { message: `Job ${jobId} not found`, requestId });
+          const expired = job !== undefined && resultsExpired(job);
+          // Deleted results, in whichever of the two ways the contract leaves open.
+          if (!job || (expired && expiredResults === '404')) throw new HttpFailure(404, { message: `Job ${jobId} not found`, requestId });
+          if (expired) {
+            const { output: _deleted, ...view } = jobView(job);
+            return sendJson(res, 200, view, headers);
+          }
           return sendJson(res, 200, jobView(job), headers);
         }
       }
@@ -792,6 +935,8 @@ export async function startPyannoteEmulator(opts: PyannoteEmulatorOptions = {}):
     jobs,
     media,
     faults,
+    now,
+    advanceClock,
     reset,
     async close() {
       stopJobs();
@@ -818,19 +963,24 @@ async function applyFault(
   res: ServerResponse,
   fail: (f: HttpFailure) => Promise<void>,
   requestId: string,
+  nowMs: number,
+  bandwidth: Bandwidth | undefined,
 ): Promise<boolean> {
-  if (isConnectionFault(fault)) return applyConnectionFault(fault, req, res);
+  if (isConnectionFault(fault)) return applyConnectionFault(fault, req, res, undefined, bandwidth);
   switch (fault.kind) {
     case 'status': {
       const headers: Record<string, string> = {};
       if (fault.status === 429 || fault.retryAfterSeconds !== undefined) {
-        const retry = Math.ceil(fault.retryAfterSeconds ?? 1);
+        // A 429 always says when to come back; given only in ms, the seconds are that rounded up.
+        const retry = Math.ceil(fault.retryAfterSeconds ?? (fault.retryAfterMs !== undefined ? Math.max(1, fault.retryAfterMs / 1000) : 1));
         headers['retry-after'] = String(retry);
         if (fault.status === 429) {
           headers['x-ratelimit-remaining'] = '0';
-          headers['x-ratelimit-reset'] = String(Math.ceil(Date.now() / 1000) + retry);
+          headers['x-ratelimit-reset'] = String(Math.ceil(nowMs / 1000) + retry);
         }
       }
+      if (fault.retryAfterMs !== undefined) headers['retry-after-ms'] = String(fault.retryAfterMs);
+      if (fault.shouldRetry !== undefined) headers['x-should-retry'] = String(fault.shouldRetry);
       const message = fault.message ?? STATUS_MESSAGES[fault.status] ?? `Emulated error ${fault.status}`;
       await fail(new HttpFailure(fault.status, { requestId, message, ...(fault.code ? { code: fault.code } : {}) }, headers));
       return true;

@@ -168,9 +168,10 @@ describe('pyannote.ai voiceprints and identification (client)', function () {
       assert.deepEqual(posted, [
         { path: '/v1/voiceprint', body: { url: 'media://clip', model: 'precision-2' } },
         // No threshold asked: the service's default applies.
-        { path: '/v1/identify', body: { url: 'media://talk', model: 'precision-2', minSpeakers: 2, maxSpeakers: 4, voiceprints: [{ label: 'Ana', voiceprint: 'vp1' }], matching: { exclusive: true } } },
-        { path: '/v1/identify', body: { url: 'media://talk', model: 'precision-2', numSpeakers: 3, voiceprints: [{ label: 'Ana', voiceprint: 'vp1' }], matching: { exclusive: true, threshold: 62.5 } } },
-        { path: '/v1/diarize', body: { url: 'media://talk', model: 'community-1' } },
+        // exclusive: the one-speaker-at-a-time turns too, for lining up with words.
+        { path: '/v1/identify', body: { url: 'media://talk', model: 'precision-2', exclusive: true, minSpeakers: 2, maxSpeakers: 4, voiceprints: [{ label: 'Ana', voiceprint: 'vp1' }], matching: { exclusive: true } } },
+        { path: '/v1/identify', body: { url: 'media://talk', model: 'precision-2', exclusive: true, numSpeakers: 3, voiceprints: [{ label: 'Ana', voiceprint: 'vp1' }], matching: { exclusive: true, threshold: 62.5 } } },
+        { path: '/v1/diarize', body: { url: 'media://talk', model: 'community-1', exclusive: true } },
       ]);
     });
 

@@ -2,14 +2,15 @@
 // progress, and finish with the outputs and the Web UI link.
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { isCancellation } from '@temporalio/workflow';
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { loadConfig, type Config } from '../../config';
 import { Failure } from '../../domain/failures';
 import { LANGUAGE_CODES } from '../../domain/languages';
-import type { PipelineOptions } from '../../domain/options';
+import { MAX_USER_PROMPT_CHARS, type PipelineOptions } from '../../domain/options';
+import { acceptsPrompt } from '../../domain/prompt';
 import { DEFAULT_EXPORT_FORMATS, EXPORT_FORMATS, type ExportFormat } from '../../domain/stages';
 import { createHash } from 'node:crypto';
 import { voicesDir, voiceSpace } from '../../config';
@@ -73,6 +74,8 @@ export const RunFlagsSchema = z
     ...RenderFlagsShape,
     identify: z.boolean().default(false),
     estimate: z.boolean().default(false),
+    prompt: z.string().trim().min(1, '--prompt is empty').optional(),
+    promptFile: z.string().min(1).optional(),
     identifyThreshold: z.coerce.number({ error: '--identify-threshold must be a number' }).min(0, '--identify-threshold must be at least 0').max(100, '--identify-threshold must be at most 100').optional(),
   });
 export type RunFlags = z.infer<typeof RunFlagsSchema>;
@@ -92,6 +95,9 @@ export function parseRunFlags(raw: Record<string, unknown>): RunFlags {
   const max = Number(raw.maxSpeakers);
   if (has('minSpeakers') && has('maxSpeakers') && Number.isFinite(min) && Number.isFinite(max) && min > max) {
     issues.push({ code: 'custom', path: ['minSpeakers'], message: `${min} is more than --max-speakers ${max}`, input: raw.minSpeakers });
+  }
+  if (has('prompt') && has('promptFile')) {
+    issues.push({ code: 'custom', path: ['prompt'], message: 'use either --prompt TEXT or --prompt-file FILE, not both', input: raw.prompt });
   }
   if (has('identifyThreshold') && raw.identify !== true) {
     issues.push({ code: 'custom', path: ['identifyThreshold'], message: 'goes with --identify', input: raw.identifyThreshold });
@@ -161,7 +167,7 @@ export function transcribeModelFor(flags: Pick<RunFlags, 'model'>, config: Confi
   return flags.model ?? config.openai.model;
 }
 
-export function optionsFrom(flags: RunFlags, config: Config, identifyVoices: string | null = null): PipelineOptions {
+export function optionsFrom(flags: RunFlags, config: Config, identifyVoices: string | null = null, prompt: string | null = null): PipelineOptions {
   return {
     language: flags.language ?? null,
     numSpeakers: flags.speakers ?? null,
@@ -169,7 +175,34 @@ export function optionsFrom(flags: RunFlags, config: Config, identifyVoices: str
     maxSpeakers: flags.maxSpeakers ?? null,
     transcribeModel: transcribeModelFor(flags, config),
     ...(identifyVoices !== null ? { identify: { voices: identifyVoices, threshold: identifyThreshold(flags, config) } } : {}),
+    ...(prompt ? { prompt } : {}),
   };
+}
+
+/**
+ * The user's vocabulary prompt: --prompt, --prompt-file, or PROMPT_FILE; checked before anything
+ * starts (a model that takes none, or one too long to leave room for the previous chunk's words).
+ */
+export async function userPrompt(flags: RunFlags, config: Config, model: string): Promise<string | null> {
+  const file = flags.promptFile ?? (flags.prompt === undefined ? config.promptFile : undefined);
+  let text = flags.prompt ?? null;
+  if (file !== undefined) {
+    try {
+      text = (await readFile(file, 'utf8')).replace(/\s+/g, ' ').trim();
+    } catch (err) {
+      throw new UsageError(`${flags.promptFile !== undefined ? '--prompt-file' : 'PROMPT_FILE'} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    if (!text) throw new UsageError(`${file} is empty: there is no prompt in it`);
+  }
+  if (text === null) return null;
+  if (!acceptsPrompt(model)) throw new UsageError(`--prompt: ${model} takes no prompt; nothing was started`, 'Leave out --prompt (and PROMPT_FILE) for this model.');
+  if (text.length > MAX_USER_PROMPT_CHARS) {
+    throw new UsageError(
+      `the prompt is ${text.length} characters; at most ${MAX_USER_PROMPT_CHARS} fit beside the previous chunk's words in what the model reads (~224 tokens)`,
+      'Keep the names and terms that are hard to spell; leave out ordinary words.',
+    );
+  }
+  return text;
 }
 
 /**
@@ -187,7 +220,10 @@ function identifyThreshold(flags: RunFlags, config: Config): number | null {
  * With --identify: a digest of the enrolled voices this run's diarizer can use, checked before
  * anything starts (no voices is the user's to fix, not a run to pay for).
  */
-async function identifyVoices(config: Config): Promise<string> {
+async function identifyVoices(config: Config, flags: RunFlags): Promise<string> {
+  if (config.providers.diarization === 'openai' && flags.identifyThreshold !== undefined) {
+    throw new UsageError('--identify-threshold: OpenAI\'s diarize model names known speakers without a score to set a threshold on', 'Leave out --identify-threshold with DIARIZE_PROVIDER=openai.');
+  }
   const space = voiceSpace(config);
   const { voiceprints, otherSpaces } = await voiceprintsFor(voicesDir(config.dataDir), space);
   if (voiceprints.length === 0) {
@@ -210,13 +246,14 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   if (inputs.length === 0) throw new UsageError('name at least one audio or video file (or a folder of them)', 'speech run meeting.m4a');
   const files = await expandInputs(inputs);
   const names = planOutputNames(files, flags.out !== undefined);
-  const identifyDigest = flags.identify ? await identifyVoices(config) : null;
+  const identifyDigest = flags.identify ? await identifyVoices(config, flags) : null;
+  const prompt = await userPrompt(flags, config, model);
   const prices = await loadPrices(config);
-  if (flags.estimate) return estimateCommand(config, prices, files, flags, identifyDigest);
+  if (flags.estimate) return estimateCommand(config, prices, files, flags, identifyDigest, prompt);
   // The keys (and, on compatible servers, the model) are proven with free calls, and only when
   // some file will pay a provider: a result that is all reused needs no key.
   const inProcessWorker = (flags.worker ?? isLocalAddress(config.temporal.address)) && flags.wait;
-  const estimates = await Promise.all(files.map((file) => estimateFor(config, prices, file, flags, identifyDigest, null)));
+  const estimates = await Promise.all(files.map((file) => estimateFor(config, prices, file, flags, identifyDigest, null, prompt)));
   const preflightWarnings = await checkProviders(config, model, {
     transcription: estimates.some((e) => e.pays.transcription),
     diarization: estimates.some((e) => e.pays.diarization),
@@ -261,7 +298,7 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     const queue = files.map((file, i) => ({ file, i }));
     const lane = async () => {
       for (let item = queue.shift(); item && !detach.signal.aborted; item = queue.shift()) {
-        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display, prices });
+        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display, prices, prompt });
       }
     };
     // Live bars on a terminal, plain lines elsewhere; none with --json.
@@ -379,6 +416,7 @@ async function runOne(
     detach: AbortSignal;
     display: ProgressDisplay;
     prices: PriceTable;
+    prompt: string | null;
   },
 ): Promise<RunOutcome> {
   const started = Date.now();
@@ -402,7 +440,7 @@ async function runOne(
     throw err;
   }
 
-  const options = optionsFrom(flags, config, env.identifyDigest);
+  const options = optionsFrom(flags, config, env.identifyDigest, env.prompt);
   const render = { subtitles: subtitleRequest(flags) };
   const { input, ident } = await preparePipelineInput(config, file, {
     options,
@@ -491,7 +529,7 @@ async function runOne(
     // Before anything is paid for: the outputs can be written, and the interim audio fits.
     try {
       await checkOutputFolder(outDir);
-      const estimate = await estimateFor(config, env.prices, file, flags, env.identifyDigest, probeSeconds);
+      const estimate = await estimateFor(config, env.prices, file, flags, env.identifyDigest, probeSeconds, env.prompt);
       if (!estimate.reused.conversion && probeSeconds !== null) await checkInterimSpace(config.dataDir, probeSeconds);
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
@@ -574,8 +612,8 @@ export function nextStep(type: string | undefined): string {
 }
 
 /** What running one file would reuse and pay (read from local files only). */
-async function estimateFor(config: Config, prices: PriceTable, file: string, flags: RunFlags, identifyDigest: string | null, seconds: number | null) {
-  const options = optionsFrom(flags, config, identifyDigest);
+async function estimateFor(config: Config, prices: PriceTable, file: string, flags: RunFlags, identifyDigest: string | null, seconds: number | null, prompt: string | null) {
+  const options = optionsFrom(flags, config, identifyDigest, prompt);
   const ident = await identifyInput(file, options);
   const e = await estimateFile(config, prices, { chunkMaxSeconds: config.chunkMaxSeconds, lanes: config.transcribeConcurrency, previousTextPrompt: config.previousTextPrompt }, {
     file,
@@ -593,7 +631,7 @@ function paysFor(e: FileEstimate): { diarization: boolean; transcription: boolea
 }
 
 /** `speech run --estimate`: what each file would reuse and pay, spending nothing. */
-async function estimateCommand(config: Config, prices: PriceTable, files: string[], flags: RunFlags, identifyDigest: string | null): Promise<number> {
+async function estimateCommand(config: Config, prices: PriceTable, files: string[], flags: RunFlags, identifyDigest: string | null, prompt: string | null): Promise<number> {
   const ffmpeg = createFfmpegProcessor({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath });
   const rows: FileEstimate[] = [];
   const problems: { file: string; message: string }[] = [];
@@ -607,7 +645,7 @@ async function estimateCommand(config: Config, prices: PriceTable, files: string
       problems.push({ file, message: `not audio or video that can be transcribed (${(err as Error).message.split('\n')[0]})` });
       continue;
     }
-    rows.push(await estimateFor(config, prices, file, flags, identifyDigest, seconds));
+    rows.push(await estimateFor(config, prices, file, flags, identifyDigest, seconds, prompt));
   }
   const total = rows.reduce((a, r) => a + (r.cost.amount ?? 0), 0);
   const unknown = rows.some((r) => r.cost.amount === null);

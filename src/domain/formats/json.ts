@@ -22,6 +22,7 @@ export function renderJson(m: MergedTranscript): string {
     speakers: m.speakers,
     ...(m.speakerNames && Object.keys(m.speakerNames).length > 0 ? { speaker_names: m.speakerNames } : {}),
     ...(m.identification ? { identification: m.identification.map((i) => ({ speaker: i.speaker, match: i.match, score: i.score })) } : {}),
+    ...(m.overlappingTurns ? { overlapping_turns: m.overlappingTurns.map((t) => ({ speaker: t.speaker, start: ms(t.start), end: ms(t.end) })) } : {}),
     utterances: m.utterances.map((u) => ({
       speaker: u.speaker,
       start: ms(u.start),
