@@ -38,8 +38,13 @@ export const DEFAULT_FROM = 'dbe0714';
  * (srt, vtt), and the JSON's language as an ISO-639-1 code ("en" where it said "english").
  */
 const RELAYOUT_SINCE_PREVIOUS = ['srt', 'vtt', 'json'];
-/** Several chunks over two lanes, so a kill lands with chunks done and others in flight. */
-const RUN_SETTINGS = { CHUNK_MAX_SECONDS: '8', TRANSCRIBE_CONCURRENCY: '2' };
+/**
+ * Several chunks over two lanes, so a kill lands with chunks done and others in flight. The
+ * audio goes on the wire as the previous release sent it (WAV): the emulators' words come from
+ * the audio they receive, and byte-identical exports need the same bytes in both releases
+ * (compact uploads are a provider-format change, measured by `npm run bench:codecs`).
+ */
+const RUN_SETTINGS = { CHUNK_MAX_SECONDS: '8', TRANSCRIBE_CONCURRENCY: '2', UPLOAD_CODEC: 'wav' };
 /** Slow enough to kill a worker mid-request; diarization outlasts the kill, so its job is polled again. */
 const OPENAI: OpenAIEmulatorOptions = { latency: { fixedMs: 1200, perAudioSecondMs: 100 } };
 const PYANNOTE: PyannoteEmulatorOptions = { latency: { fixedMs: 6000 } };

@@ -156,10 +156,16 @@ async function rejectTruncatedWav(file: string, formatName: string): Promise<voi
   }
 }
 
-/** A worker killed mid-conversion leaves its temporary file behind; the next attempt clears it. */
-async function removeStaleTemporaryFiles(dir: string, name: string): Promise<void> {
+/** A worker killed mid-write leaves its temporary file behind (`.NAME.<pid>.<random>.tmp`); the next attempt clears it. */
+export async function removeStaleTemporaryFiles(dir: string, name: string): Promise<void> {
   const prefix = `.${name}.`;
-  for (const f of await readdir(dir)) {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const f of names) {
     if (f.startsWith(prefix) && f.endsWith('.tmp')) await unlink(path.join(dir, f)).catch(() => undefined);
   }
 }

@@ -12,7 +12,7 @@ import { ProviderError } from '../providers/errors';
 import type { DiarizationHints, Diarizer, IdentifyOptions, MediaProcessor } from '../providers/interfaces';
 import type { OpenAIDiarizer } from '../providers/openai-diarizer';
 import { sha256File } from '../providers/artifact-store';
-import { SILENCES_FILE } from './convert';
+import { removeStaleTemporaryFiles, SILENCES_FILE } from './convert';
 import { cacheKey, diarizationKeyInputs, type ServiceId, type StageCache } from '../providers/stage-cache';
 import { MAX_VOICEPRINTS, voiceprintsDigest, voiceprintsFor } from '../providers/voices';
 import { atBoundary, failure } from './boundary';
@@ -98,10 +98,7 @@ export function makeDiarizeAudio(deps: {
       /** Why a second job was paid for this audio, when one was. */
       let paidAgain: string | null = null;
       const service = deps.service ?? { provider: 'pyannote', endpoint: '', model: 'unknown' };
-      const keyInputs = {
-        ...diarizationKeyInputs({ audioSha256: input.audio.sha256, service, hints: input.hints, identify: identify ? { voicesSha256: voiceprintsDigest(identify.voiceprints), threshold: identify.threshold } : null }),
-        turns: TURNS_VARIANT,
-      };
+      const keyInputs = diarizationKeyInputs({ audioSha256: input.audio.sha256, service, hints: input.hints, identify: identify ? { voicesSha256: voiceprintsDigest(identify.voiceprints), threshold: identify.threshold } : null });
       const key = cacheKey('diarization', keyInputs);
       const resultFile = path.join(input.interimDir, 'diarization.json');
       // Nothing paid yet for this audio: the same diarization (same audio, provider, model,
@@ -154,7 +151,9 @@ export function makeDiarizeAudio(deps: {
         if (!upload) url = await diarizer().upload(input.audio.path, mediaKey, signal);
         else {
           // The compact encoding exists only for the upload: the WAV stays the source of truth.
-          const tmp = deps.store.tempPathFor(path.join(input.interimDir, `upload.${uploadExtension(upload)}`));
+          const target = path.join(input.interimDir, `upload.${uploadExtension(upload)}`);
+          await removeStaleTemporaryFiles(input.interimDir, path.basename(target));
+          const tmp = deps.store.tempPathFor(target);
           try {
             const { bytes } = await deps.media!.encodeUpload(input.audio.path, tmp, { format: upload, signal, onProgress: () => beat('uploading') });
             uploadBytes = bytes;
@@ -306,9 +305,6 @@ function labelNamedSpeakers(turns: SpeakerTurn[], speakers: string[]): { turns: 
     matches: speakers.map((s) => ({ speaker: label.get(s)!, match: isLabel(s) ? null : s, score: null })),
   };
 }
-
-/** Asked of every diarization: one speaker at a time besides the overlapping turns (part of the cache key). */
-const TURNS_VARIANT = 'exclusive+overlapping';
 
 function audioSeconds(audio: ArtifactRef): number {
   return typeof audio.metadata?.duration_s === 'number' ? audio.metadata.duration_s : 0;

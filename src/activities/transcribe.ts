@@ -16,7 +16,7 @@ import { acceptsPrompt, combinePrompt, promptFrom } from '../domain/prompt';
 export { promptFrom } from '../domain/prompt';
 import { stitchChunks, type ChunkTranscript } from '../domain/stitch';
 import { atBoundary } from './boundary';
-import { SILENCE_DETECTION, SILENCES_FILE } from './convert';
+import { removeStaleTemporaryFiles, SILENCE_DETECTION, SILENCES_FILE } from './convert';
 
 export interface PlanTranscriptionInput {
   audio: ArtifactRef;
@@ -165,8 +165,10 @@ export function makeTranscriptionActivities(deps: {
       return { request: { file: input.audio.path, range, fileName: `${label}.wav` }, bytes: range.endByte - range.startByte + 44, done: async () => undefined };
     }
     const ext = uploadExtension(upload);
-    const tmp = deps.store.tempPathFor(path.join(input.interimDir, 'chunks', `${label}.${ext}`));
+    const target = path.join(input.interimDir, 'chunks', `${label}.${ext}`);
+    const tmp = deps.store.tempPathFor(target);
     await mkdir(path.dirname(tmp), { recursive: true });
+    await removeStaleTemporaryFiles(path.dirname(target), path.basename(target));
     const { bytes } = await deps.media.encodeUpload(input.audio.path, tmp, { format: upload, span: { start: input.chunk.start, end: input.chunk.end }, signal });
     return {
       request: { file: tmp, fileName: `${label}.${ext}`, seconds: input.chunk.end - input.chunk.start },

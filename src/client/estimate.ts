@@ -112,8 +112,15 @@ export async function estimateFile(
     out.to_pay.transcription_requests = Math.max(1, Math.ceil(seconds / limit));
   }
 
+  const diarizing = out.to_pay.diarization_seconds > 0;
   const lines = [
-    diarizationCost(prices, services.diarization.provider, services.diarization.model, out.to_pay.diarization_seconds, out.to_pay.diarization_seconds > 0 ? 1 : 0),
+    services.diarization.provider === 'openai'
+      ? (() => {
+          // Request-based diarization is billed like transcription by the same provider.
+          const l = transcriptionCost(prices, { provider: 'openai', model: services.diarization.model, requests: diarizing ? 1 : 0, audioSecondsSent: out.to_pay.diarization_seconds, usageSeconds: 0, inputTokens: 0, outputTokens: 0 });
+          return l ? { ...l, stage: 'diarization' as const } : null;
+        })()
+      : diarizationCost(prices, services.diarization.provider, services.diarization.model, out.to_pay.diarization_seconds, diarizing ? 1 : 0),
     transcriptionCost(prices, {
       provider: services.transcription.provider,
       model,

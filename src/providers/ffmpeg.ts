@@ -63,6 +63,23 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
       c.run();
     });
 
+  /** Runs a command with progress reported as seconds done; a failure (not an abort) becomes InvalidMedia with `explain`'s words. */
+  const runReporting = async (c: ffmpeg.FfmpegCommand, opts: { signal?: AbortSignal; onProgress?: (p: ConvertProgress) => void }, explain: (err: unknown) => string) => {
+    if (opts.onProgress) {
+      const onProgress = opts.onProgress;
+      c.on('progress', (p: { timemark?: string }) => {
+        const seconds = parseTimemark(p.timemark);
+        if (seconds !== null) onProgress({ seconds } satisfies ConvertProgress);
+      });
+    }
+    try {
+      await run(c, opts.signal);
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      throw new ProviderError(Failure.InvalidMedia, explain(err));
+    }
+  };
+
   return {
     probe(file: string, signal?: AbortSignal): Promise<ProbeResult> {
       return new Promise<ProbeResult>((resolve, reject) => {
@@ -98,19 +115,7 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
         .audioCodec('pcm_s16le')
         .format('wav')
         .output(output);
-      if (opts.onProgress) {
-        const onProgress = opts.onProgress;
-        c.on('progress', (p: { timemark?: string }) => {
-          const seconds = parseTimemark(p.timemark);
-          if (seconds !== null) onProgress({ seconds } satisfies ConvertProgress);
-        });
-      }
-      try {
-        await run(c, opts.signal);
-      } catch (err) {
-        if (opts.signal?.aborted) throw err;
-        throw new ProviderError(Failure.InvalidMedia, `The audio could not be decoded: ${explainFfmpegError(err, input)}`);
-      }
+      await runReporting(c, opts, (err) => `The audio could not be decoded: ${explainFfmpegError(err, input)}`);
     },
 
     async encodeUpload(wav, output, opts) {
@@ -125,19 +130,7 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
       else if (f.codec === 'opus') c.audioCodec('libopus').audioBitrate(`${f.bitrateKbps ?? 32}k`).outputOptions(['-application', 'voip']).format('ogg');
       else c.audioCodec('libmp3lame').audioBitrate(`${f.bitrateKbps ?? 48}k`).format('mp3');
       c.output(output);
-      if (opts.onProgress) {
-        const onProgress = opts.onProgress;
-        c.on('progress', (p: { timemark?: string }) => {
-          const seconds = parseTimemark(p.timemark);
-          if (seconds !== null) onProgress({ seconds } satisfies ConvertProgress);
-        });
-      }
-      try {
-        await run(c, opts.signal);
-      } catch (err) {
-        if (opts.signal?.aborted) throw err;
-        throw new ProviderError(Failure.InvalidMedia, `The audio could not be encoded for upload (${f.codec}): ${explainFfmpegError(err, wav)}`);
-      }
+      await runReporting(c, opts, (err) => `The audio could not be encoded for upload (${f.codec}): ${explainFfmpegError(err, wav)}`);
       return { bytes: (await stat(output)).size };
     },
   };

@@ -14,8 +14,7 @@ import { SILENCE_DETECTION } from '../domain/conversion';
 import { Failure } from '../domain/failures';
 import { ProviderError } from './errors';
 import { streamingFetch } from './http';
-import { multipartBody } from './multipart';
-import { classifyOpenAIError } from './openai-transcriber';
+import { postTranscription } from './openai-transcriber';
 import { type WavInfo, byteRangeFor, hashWavFindingSilences, readWavInfo, wavHeader } from './wav';
 
 export const OPENAI_DIARIZE_MODEL = 'gpt-4o-transcribe-diarize';
@@ -134,23 +133,12 @@ export function createOpenAIDiarizer(opts: OpenAIDiarizeOptions): OpenAIDiarizer
     ];
     for (const r of references) fields.push(['known_speaker_names[]', r.name]);
     for (const r of references) fields.push(['known_speaker_references[]', r.dataUrl]);
-    const upload = multipartBody(fields, {
-      name: 'file',
-      fileName,
-      contentType: 'audio/wav',
-      content: [wavHeader(info, range.endByte - range.startByte), { path: file, start: range.startByte, end: range.endByte }],
-    });
-    let raw: unknown;
-    try {
-      raw = await client.post('/audio/transcriptions', {
-        body: upload.body,
-        headers: { 'Content-Type': upload.contentType, 'Content-Length': String(upload.length) },
-        signal,
-        maxRetries: 0,
-      });
-    } catch (err) {
-      throw classifyOpenAIError(err, signal);
-    }
+    const raw = await postTranscription(
+      client,
+      fields,
+      { fileName, contentType: 'audio/wav', content: [wavHeader(info, range.endByte - range.startByte), { path: file, start: range.startByte, end: range.endByte }] },
+      signal,
+    );
     const parsed = ResponseSchema.safeParse(raw);
     if (!parsed.success) {
       throw new ProviderError(Failure.ProviderProtocol, `The diarization service (${model}) answered in an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {

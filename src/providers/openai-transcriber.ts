@@ -67,18 +67,7 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
       if (/diarize/i.test(req.model)) fields.push(['chunking_strategy', 'auto']);
       if (req.language) fields.push(['language', req.language]);
       if (req.prompt) fields.push(['prompt', req.prompt]);
-      const upload = multipartBody(fields, { name: 'file', fileName: req.fileName, contentType: contentTypeOf(req.fileName), content: await fileContent(req) });
-      let raw: unknown;
-      try {
-        raw = await client.post('/audio/transcriptions', {
-          body: upload.body,
-          headers: { 'Content-Type': upload.contentType, 'Content-Length': String(upload.length) },
-          signal,
-          maxRetries: 0,
-        });
-      } catch (err) {
-        throw classifyOpenAIError(err, signal);
-      }
+      const raw = await postTranscription(client, fields, { fileName: req.fileName, contentType: contentTypeOf(req.fileName), content: await fileContent(req) }, signal);
       const parsed = ResponseSchema.safeParse(typeof raw === 'string' ? { text: raw } : raw);
       if (!parsed.success) {
         throw new ProviderError(Failure.ProviderProtocol, `The transcription service answered in an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
@@ -107,6 +96,29 @@ function usageOf(u: z.infer<typeof ResponseSchema>['usage']): TranscriptionUsage
   if (!u) return null;
   if (u.type === 'duration') return { type: 'duration', seconds: u.seconds };
   return { type: 'tokens', inputTokens: u.input_tokens, outputTokens: u.output_tokens, totalTokens: u.total_tokens, audioTokens: u.input_token_details?.audio_tokens ?? null };
+}
+
+/**
+ * POST /audio/transcriptions with the multipart body our own encoder streams from disk; the
+ * request, its authentication and its errors are the SDK's (classified for Temporal).
+ */
+export async function postTranscription(
+  client: OpenAI,
+  fields: [string, string][],
+  file: { fileName: string; contentType: string; content: (Buffer | FileRange)[] },
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  const upload = multipartBody(fields, { name: 'file', ...file });
+  try {
+    return await client.post('/audio/transcriptions', {
+      body: upload.body,
+      headers: { 'Content-Type': upload.contentType, 'Content-Length': String(upload.length) },
+      signal,
+      maxRetries: 0,
+    });
+  } catch (err) {
+    throw classifyOpenAIError(err, signal);
+  }
 }
 
 /** The file part's type, by its extension (the service itself goes by the extension). */

@@ -243,8 +243,11 @@ export function diarizationKeyInputs(k: {
   hints: { numSpeakers: number | null; minSpeakers: number | null; maxSpeakers: number | null };
   identify: { voicesSha256: string; threshold: number | null } | null;
 }): Record<string, unknown> {
-  return { audio_sha256: k.audioSha256, service: k.service, hints: k.hints, identify: k.identify };
+  return { audio_sha256: k.audioSha256, service: k.service, hints: k.hints, identify: k.identify, turns: DIARIZATION_TURNS };
 }
+
+/** What every diarization holds since exclusive turns were asked for: one speaker at a time, and the overlapping turns. */
+const DIARIZATION_TURNS = 'exclusive+overlapping';
 
 /** A chunk's transcript depends on the audio span sent, who transcribes with which model, the language and the prompt it was given. */
 export function chunkKeyInputs(k: { audioSha256: string; start: number; end: number; service: ServiceId; model: string; language: string | null; prompt: string | null }): Record<string, unknown> {

@@ -156,10 +156,12 @@ describe('durability: crashes, restarts, resume, cancel, duplicate starts, query
 
       const sent = emus.openai.requests.slice(o0).filter((r) => r.path === '/v1/audio/transcriptions');
       const perChunk = new Map<string, typeof sent>();
-      for (const r of sent) perChunk.set(r.filename ?? '?', [...(perChunk.get(r.filename ?? '?') ?? []), r]);
+      // By chunk, whatever format it was sent in (chunk-0003.ogg is chunk 3).
+      const chunkOf = (name: string | undefined) => (name ?? '?').replace(/\.[a-z0-9]+$/, '');
+      for (const r of sent) perChunk.set(chunkOf(r.filename), [...(perChunk.get(chunkOf(r.filename)) ?? []), r]);
       const completedBeforeKill = await chunksCompletedBefore(handle, killedAt);
       for (const idx of completedBeforeKill) {
-        const name = `chunk-${String(idx).padStart(4, '0')}.wav`;
+        const name = `chunk-${String(idx).padStart(4, '0')}`;
         assert.equal(perChunk.get(name)?.length, 1, `${name} had completed before the crash and must not be sent again`);
       }
       const repeated = [...perChunk.values()].filter((rs) => rs.length > 1);

@@ -141,7 +141,7 @@ describe('speechPipeline workflow (real Temporal dev server)', function () {
         assert.equal(sent[i]!.prompt, undefined, `${sent[i]!.filename} should have no prompt`);
         continue;
       }
-      const previous = JSON.parse(await readFile(path.join(input.interimDir, 'chunks', sent[i - 1]!.filename!.replace('.wav', '.json')), 'utf8')) as { text: string };
+      const previous = JSON.parse(await readFile(path.join(input.interimDir, 'chunks', sent[i - 1]!.filename!.replace(/\.[a-z0-9]+$/, '.json')), 'utf8')) as { text: string };
       assert.ok(previous.text.length > 0);
       const prompt = sent[i]!.prompt ?? '';
       if (previous.text.trim().length <= 200) assert.equal(prompt, previous.text.trim());
