@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stopDevServer } from '../../src/client/dev-server';
 import type { StateRecord } from '../../src/domain/state-record';
 import { startEmulators, type Emulators, workRequests } from '../emulators';
-import { makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
+import { distinctCopy, makeTwoSpeakerRecording, type Recording } from '../helpers/audio';
 import { readRecordJson, recordPath, speechInBackground, waitFor, type Background } from '../helpers/checkpoints';
 import { speech, type CliResult } from '../helpers/cli';
 import { pipelineEnv } from '../helpers/pipeline';
@@ -69,8 +69,11 @@ describe('checkpoint tools (real runs, embedded Temporal server)', function () {
     // A third run (same audio, other options) that stays running: started without a worker,
     // taken up to transcription by a `speech worker` whose transcription requests hang, and
     // left there when that worker is killed. Its record says running, at transcription.
+    // Its own bytes (a byte-identical bravo.wav would take every stage from the stage cache).
+    await mkdir(path.join(dir, 'running'), { recursive: true });
+    const runningFile = await distinctCopy(recB.path, path.join(dir, 'running', 'bravo.wav'), 1);
     emus.openai.faults.add({ endpoint: 'transcriptions', kind: 'hang', times: -1 });
-    const started = await cli(['run', recB.path, '--speakers', '2', '--no-wait', '--no-worker', '--json']);
+    const started = await cli(['run', runningFile, '--speakers', '2', '--no-wait', '--no-worker', '--json']);
     assert.equal(started.code, 0, started.stdout + started.stderr);
     idRunning = json<{ runs: { pipeline_id: string }[] }>(started).runs[0]!.pipeline_id;
     const worker = speechInBackground(['worker'], { env, cwd: dir });

@@ -190,6 +190,13 @@ describe('stage cache: never pay twice (emulators, embedded server)', function (
     assertSpeakersMatchTurns(await readMergedJson(doc.runs[0]!.outputs.find((f) => f.endsWith('.json'))!), recording.turns);
   });
 
+  it('`speech list --detailed` says what each run cost', async () => {
+    const r = await speech(['list', '--detailed'], { env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Cost: pyannote\.ai: 1 job .*OpenAI: \d+ requests .*estimated \$\d+\.\d+ \(prices of \d{4}-\d{2}-\d{2}\)/);
+    assert.match(r.stdout, /Cost: diarization reused, \d+\/\d+ chunks reused, conversion reused; estimated \$0\.00/);
+  });
+
   it('--force-restart takes nothing from the cache', async () => {
     const before = counts();
     const { r } = await runJson([recording.path, '--language', 'en', '--force-restart', '--overwrite']);
@@ -197,5 +204,18 @@ describe('stage cache: never pay twice (emulators, embedded server)', function (
     const d = delta(before);
     assert.equal(d.diarizations, 1);
     assert.ok(d.transcriptions >= 2);
+  });
+
+  it('`speech cleanup` removes the cache entries no state record refers to any more', async () => {
+    const dry = await speech(['cleanup', '--older-than', '0s', '--dry-run', '--json'], { env, cwd: dir });
+    assert.equal(dry.code, 0, dry.stderr);
+    const planned = JSON.parse(dry.stdout) as { cache: { entries: number; would_remove: unknown[] } };
+    assert.ok(planned.cache.entries > 0);
+    assert.equal(planned.cache.would_remove.length, planned.cache.entries, 'every run goes, so every entry would');
+    const done = await speech(['cleanup', '--older-than', '0s'], { env, cwd: dir });
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /Removed \d+ of \d+ stage-cache entries that no state record refers to/);
+    const after = JSON.parse((await speech(['cleanup', '--dry-run', '--json'], { env, cwd: dir })).stdout) as { cache: { entries: number } };
+    assert.equal(after.cache.entries, 0);
   });
 });
