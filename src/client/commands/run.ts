@@ -253,7 +253,11 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   // The keys (and, on compatible servers, the model) are proven with free calls, and only when
   // some file will pay a provider: a result that is all reused needs no key.
   const inProcessWorker = (flags.worker ?? isLocalAddress(config.temporal.address)) && flags.wait;
-  const estimates = await Promise.all(files.map((file) => estimateFor(config, prices, file, flags, identifyDigest, null, prompt)));
+  // A few files at a time: each is hashed (once; runOne reuses the hash) and looked up in the cache.
+  const estimates: Awaited<ReturnType<typeof estimateFor>>[] = [];
+  for (let i = 0; i < files.length; i += 4) {
+    estimates.push(...(await Promise.all(files.slice(i, i + 4).map((file) => estimateFor(config, prices, file, flags, identifyDigest, null, prompt)))));
+  }
   const preflightWarnings = await checkProviders(config, model, {
     transcription: estimates.some((e) => e.pays.transcription),
     diarization: estimates.some((e) => e.pays.diarization),
