@@ -51,7 +51,8 @@ export function makeConvertAudio(deps: { media: MediaProcessor; store: ArtifactS
       const key = cacheKey('audio_conversion', conversionKeyInputs(input.inputSha256, CONVERSION_SETTINGS));
       // The same bytes were converted before (under any name, by any run): take that audio,
       // once the input is known to still be those bytes.
-      if (deps.cache && input.reuseCached !== false && (await deps.cache.peek('audio_conversion', key))) {
+      // Sizes only: `take` checks the sha256 of what it places.
+      if (deps.cache && input.reuseCached !== false && (await deps.cache.peek('audio_conversion', key, { check: 'size' }))) {
         await checkUnchanged();
         const hit = await deps.cache.take('audio_conversion', key, pipelineId, { audio: output, silences: silencesFile });
         if (hit?.files.audio && hit.files.silences) {

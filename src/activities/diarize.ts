@@ -242,7 +242,7 @@ export function makeDiarizeAudio(deps: {
             provider: service.provider,
             model: service.model,
             // What the jobs bill by: the audio's length, once per job submitted for it.
-            audio_seconds: typeof input.audio.metadata?.duration_s === 'number' ? input.audio.metadata.duration_s : 0,
+            audio_seconds: audioSeconds(input.audio),
             jobs: Math.max(1, jobs),
             upload: deps.upload ? uploadLabel(deps.upload) : 'wav',
           };

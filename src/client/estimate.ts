@@ -3,7 +3,7 @@
 // and the estimated cost. Reads local files only: no provider, no Temporal, nothing spent.
 import { readFile } from 'node:fs/promises';
 import { dataPaths, serviceIds, voicesDir, voiceSpace, type Config } from '../config';
-import { chunkLimitFor, transcriptionChunks } from '../domain/chunk-plan';
+import { chunkLimitFor, laneRanges, transcriptionChunks } from '../domain/chunk-plan';
 import { CONVERSION_SETTINGS } from '../domain/conversion';
 import { plannedUploadBytesPerSecond } from '../domain/upload-format';
 import type { PipelineOptions } from '../domain/options';
@@ -85,10 +85,7 @@ export async function estimateFile(
     const silences = wav.durationSeconds > limit && converted?.files.silences ? ((await store.readJson<{ silences: { start: number; end: number }[] }>(converted.files.silences)).silences ?? []) : [];
     const chunks = transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: settings.lanes });
     out.reused.of_chunks = chunks.length;
-    const lanes = Math.min(settings.lanes, chunks.length);
-    for (let l = 0; l < lanes; l++) {
-      const from = Math.floor((l * chunks.length) / lanes);
-      const to = Math.floor(((l + 1) * chunks.length) / lanes);
+    for (const { from, to } of laneRanges(chunks.length, settings.lanes)) {
       const user = acceptsPrompt(model) ? (f.options.prompt ?? null) : null;
       let prompt: string | null = combinePrompt(user, null);
       let known = true;

@@ -1,9 +1,9 @@
 // The pipeline id: the same bytes and result-affecting options give the same id on any machine.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalOptionsString, slugifyFileName, type PipelineOptions } from '../domain/options';
+import { sha256File } from '../providers/artifact-store';
 
 export interface InputIdentity {
   pipelineId: string;
@@ -19,15 +19,7 @@ async function hashFile(file: string): Promise<{ sha256: string; bytes: number }
   const key = `${path.resolve(file)}\0${s.size}\0${s.mtimeMs}`;
   let p = hashed.get(key);
   if (!p) {
-    p = (async () => {
-      const fileHash = createHash('sha256');
-      let bytes = 0;
-      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-        fileHash.update(chunk as Buffer);
-        bytes += (chunk as Buffer).length;
-      }
-      return { sha256: fileHash.digest('hex'), bytes };
-    })();
+    p = sha256File(file);
     p.catch(() => hashed.delete(key));
     hashed.set(key, p);
   }

@@ -32,6 +32,12 @@ export function usageOfArtifacts(a: { audio_conversion?: ArtifactRef; diarizatio
   return summarizeUsage({ conversion: a.audio_conversion?.metadata, diarization: a.diarization?.metadata, transcription: a.transcription?.metadata });
 }
 
+/** What `run` and `list --detailed` report of a run's usage: the JSON, priced, with its one-line summary. */
+export function usageReport(u: UsageSummary, prices: PriceTable): ReturnType<typeof usageJson> & { summary: string } {
+  const cost = estimateCost(prices, u);
+  return { ...usageJson(u, cost), summary: usageSentence(u, cost) };
+}
+
 /** The usage as JSON for --json outputs (snake_case like the rest). */
 export function usageJson(u: UsageSummary, cost: CostEstimate) {
   return {
@@ -107,4 +113,3 @@ export function usageSentence(u: UsageSummary, cost: CostEstimate): string {
   return `Cost: ${parts.length > 0 ? parts.join(', ') : 'nothing sent to a provider'}; estimated ${costPhrase(cost)}`;
 }
 
-export { estimateCost };

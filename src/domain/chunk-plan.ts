@@ -209,3 +209,12 @@ export function chunkLimitFor(model: string, bytesPerSecond: number, maxChunkSec
 export function transcriptionChunks(input: { duration: number; silences: Silence[]; limit: number; lanes: number }): { index: number; start: number; end: number }[] {
   return planBalancedChunks({ duration: input.duration, silences: input.silences, maxChunkSeconds: input.limit, lanes: input.lanes }).map((c) => ({ index: c.index, start: c.start, end: c.end }));
 }
+
+/**
+ * How `count` chunks are shared by at most `lanes` lanes: each lane a contiguous run, in order,
+ * so every chunk but a lane's first follows the chunk whose words prompt it.
+ */
+export function laneRanges(count: number, lanes: number): { from: number; to: number }[] {
+  const n = Math.min(lanes, count);
+  return Array.from({ length: n }, (_, l) => ({ from: Math.floor((l * count) / n), to: Math.floor(((l + 1) * count) / n) }));
+}

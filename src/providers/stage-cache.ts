@@ -110,7 +110,7 @@ export function createStageCache(dir: string, store: ArtifactStore): StageCache 
   };
 
   const sizeMatches = (f: ArtifactRef) => stat(f.path).then((s) => s.isFile() && s.size === f.bytes, () => false);
-  const intactHolder = async (entry: CacheEntry, check: 'sha256' | 'size' = 'sha256'): Promise<CacheHolder | null> => {
+  const intactHolder = async (entry: CacheEntry, check: 'sha256' | 'size'): Promise<CacheHolder | null> => {
     // Newest first: the most recent holder is the likeliest to still be on disk.
     for (const h of [...entry.holders].reverse()) {
       const checks = await Promise.all(Object.values(h.files).map((f) => (check === 'size' ? sizeMatches(f) : store.verify(f).then((c) => c.ok))));
@@ -125,25 +125,31 @@ export function createStageCache(dir: string, store: ArtifactStore): StageCache 
     async peek(stage, key, opts) {
       const entry = await read(stage, key);
       if (!entry) return null;
-      const holder = await intactHolder(entry, opts?.check);
+      const holder = await intactHolder(entry, opts?.check ?? 'sha256');
       return holder ? { entry, files: holder.files } : null;
     },
 
     async take(stage, key, pipelineId, targets) {
       const entry = await read(stage, key);
       if (!entry) return null;
-      const holder = await intactHolder(entry);
-      if (!holder) return null;
-      const files: Record<string, ArtifactRef> = {};
-      for (const [role, ref] of Object.entries(holder.files)) {
-        const target = targets[role];
-        if (!target) continue;
-        if (path.resolve(ref.path) !== path.resolve(target)) await placeFile(store, ref.path, target);
-        files[role] = { ...ref, path: target };
+      // Newest holder first. Its files are placed in this run's folder and the placed files'
+      // sha256 checked: one read of each, and what is checked is what this run will use (a
+      // file changed between a check and the link could not slip through).
+      for (const holder of [...entry.holders].reverse()) {
+        const roles = Object.entries(holder.files).filter(([role]) => targets[role] !== undefined);
+        if (!(await Promise.all(roles.map(([, ref]) => sizeMatches(ref)))).every(Boolean)) continue;
+        const files: Record<string, ArtifactRef> = {};
+        for (const [role, ref] of roles) {
+          const target = targets[role]!;
+          if (path.resolve(ref.path) !== path.resolve(target)) await placeFile(store, ref.path, target);
+          files[role] = { ...ref, path: target };
+        }
+        const checks = await Promise.all(Object.values(files).map((f) => store.verify(f)));
+        if (checks.every((c) => c.ok)) return { files, computedBy: entry.computedBy, entry };
+        // Damaged: not left where this run would find it.
+        for (const [role, ref] of roles) if (path.resolve(ref.path) !== path.resolve(targets[role]!)) await unlink(targets[role]!).catch(() => undefined);
       }
-      // The file may have changed between the check and the link; check the copy this run owns.
-      for (const f of Object.values(files)) if (!(await store.verify(f)).ok) return null;
-      return { files, computedBy: entry.computedBy, entry };
+      return null;
     },
 
     async put(stage, key, inputs, holder) {

@@ -10,6 +10,7 @@ import type { PipelineState, ProgressSnapshot, SpeechPipelineInput, StageState }
 import { STAGES, type StageName } from '../domain/stages';
 import { formatClock } from '../domain/timecode';
 import type { ArtifactRef } from '../domain/types';
+import { laneRanges } from '../domain/chunk-plan';
 import { stageActivities } from './activity-options';
 import { PipelineStageAttribute, progressQuery } from './messages';
 import { PATCHES } from './patches';
@@ -146,10 +147,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     // Each lane takes a contiguous run of chunks, in order, so every chunk but a lane's first
     // can be prompted with the text just before it, and which chunk gets which prompt does
     // not depend on timing.
-    const lanes = Math.min(input.settings.transcribeConcurrency, plan.chunks.length);
-    const lane = async (l: number) => {
-      const from = Math.floor((l * plan.chunks.length) / lanes);
-      const to = Math.floor(((l + 1) * plan.chunks.length) / lanes);
+    const lane = async ({ from, to }: { from: number; to: number }) => {
       for (let i = from; i < to; i++) {
         const chunk = plan.chunks[i]!;
         const reused = reusable.get(chunk.index);
@@ -179,7 +177,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
         updateDetails(state);
       }
     };
-    await Promise.all(Array.from({ length: lanes }, (_, l) => lane(l)));
+    await Promise.all(laneRanges(plan.chunks.length, input.settings.transcribeConcurrency).map(lane));
     const { assembleTranscript } = stageActivities('transcriptionPlan', hb, `stitch ${plan.chunks.length} chunk transcript${plan.chunks.length === 1 ? '' : 's'} into one`);
     return assembleTranscript({ chunks: results, interimDir: input.interimDir, duration: state.audioSeconds ?? 0 });
   }

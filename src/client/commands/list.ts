@@ -2,8 +2,8 @@
 // on disk by workflow id. Without a server it lists from the records alone and says so.
 // A broken record is a row with its problem; it never hides the others.
 import path from 'node:path';
-import { estimateCost, type PriceTable } from '../../domain/usage';
-import { loadPrices, usageJson, usageOfRecord, usageSentence } from '../usage-report';
+import type { PriceTable } from '../../domain/usage';
+import { loadPrices, usageOfRecord, usageReport } from '../usage-report';
 import { z } from 'zod';
 import { loadConfig } from '../../config';
 import { formatClock } from '../../domain/timecode';
@@ -47,7 +47,7 @@ export interface ListRow {
   error: string | null;
   stages?: StageView[];
   /** With --detailed: what the transcript cost (requests, audio per provider, reuse, estimated money). */
-  usage?: ReturnType<typeof usageJson> & { summary: string };
+  usage?: ReturnType<typeof usageReport>;
 }
 
 export interface ListResult {
@@ -140,11 +140,7 @@ function rowFor(id: string, entry: RecordEntry | null, t: TemporalRun | null, te
     });
     if (detailed) {
       row.stages = stageViews(r);
-      if (prices) {
-        const u = usageOfRecord(r);
-        const cost = estimateCost(prices, u);
-        row.usage = { ...usageJson(u, cost), summary: usageSentence(u, cost) };
-      }
+      if (prices) row.usage = usageReport(usageOfRecord(r), prices);
     }
   }
   if (t) {

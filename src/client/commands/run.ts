@@ -37,11 +37,11 @@ import { preparePipelineInput, webUiMetadata } from '../run-input';
 import { planRun, type StoredResult } from '../run-plan';
 import { reexport } from '../reexport';
 import { describeProviders, ensureEngine, superviseEngine, usesLocalEngine } from '../../local-engine';
-import { estimateCost, type PriceTable } from '../../domain/usage';
+import type { PriceTable } from '../../domain/usage';
 import { checkInterimSpace, checkModelOffline, checkOutputFolder, checkProviders } from '../preflight';
 import { estimateFile, type FileEstimate } from '../estimate';
 import { identifyInput } from '../pipeline-id';
-import { loadPrices, usageJson, usageOfArtifacts, usageSentence } from '../usage-report';
+import { loadPrices, usageOfArtifacts, usageReport } from '../usage-report';
 import { formatMoney } from '../../domain/usage';
 
 const MEDIA_EXTENSIONS = new Set(['wav', 'mp3', 'm4a', 'aac', 'ogg', 'oga', 'opus', 'flac', 'mp4', 'm4v', 'mov', 'mkv', 'webm', 'wma', 'aiff', 'aif', 'amr', 'mpga', 'mpeg', 'avi']);
@@ -123,7 +123,7 @@ interface RunOutcome {
   web_ui: string | null;
   error: { type: string; message: string } | null;
   /** What the transcript cost: per provider, reused vs computed, estimated money (completed runs). */
-  usage?: (ReturnType<typeof usageJson> & { summary: string }) | null;
+  usage?: ReturnType<typeof usageReport> | null;
 }
 
 /** Folders expand to the media files directly inside them, in name order. */
@@ -302,7 +302,7 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     const queue = files.map((file, i) => ({ file, i }));
     const lane = async () => {
       for (let item = queue.shift(); item && !detach.signal.aborted; item = queue.shift()) {
-        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display, prices, prompt });
+        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display, prices, prompt, estimate: estimates[item.i]! });
       }
     };
     // Live bars on a terminal, plain lines elsewhere; none with --json.
@@ -421,6 +421,8 @@ async function runOne(
     display: ProgressDisplay;
     prices: PriceTable;
     prompt: string | null;
+    /** What this file would reuse and pay, found before anything started. */
+    estimate: Pick<FileEstimate, 'reused'>;
   },
 ): Promise<RunOutcome> {
   const started = Date.now();
@@ -461,11 +463,7 @@ async function runOne(
   const outDir = input.outputDir;
   // --force-restart computes every stage again: nothing is taken from the stage cache either.
   if (flags.forceRestart) input.reuseCached = false;
-  const usageOf = (artifacts: SpeechPipelineResult['artifacts']) => {
-    const u = usageOfArtifacts(artifacts);
-    const cost = estimateCost(env.prices, u);
-    return { ...usageJson(u, cost), summary: usageSentence(u, cost) };
-  };
+  const usageOf = (artifacts: SpeechPipelineResult['artifacts']) => usageReport(usageOfArtifacts(artifacts), env.prices);
 
   // Refuse, before anything is paid for, to write over files this pipeline did not write (its
   // ledger, or for runs of earlier releases, the outputs its state record vouches for).
@@ -533,8 +531,7 @@ async function runOne(
     // Before anything is paid for: the outputs can be written, and the interim audio fits.
     try {
       await checkOutputFolder(outDir);
-      const estimate = await estimateFor(config, env.prices, file, flags, env.identifyDigest, probeSeconds, env.prompt);
-      if (!estimate.reused.conversion && probeSeconds !== null) await checkInterimSpace(config.dataDir, probeSeconds);
+      if (!env.estimate.reused.conversion && probeSeconds !== null) await checkInterimSpace(config.dataDir, probeSeconds);
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       return { ...out, status: 'invalid', duration_ms: Date.now() - started, error: { type: 'Preflight', message: err.hint ? `${err.message}. ${err.hint}` : err.message } };
