@@ -8,7 +8,7 @@
 //                                       4/5 rss+history, 6 batch; names work too)
 import os from 'node:os';
 import path from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -37,15 +37,15 @@ import {
   type BenchWorker,
   type EmulatorProcess,
   type Server,
-  PYANNOTE_EMULATOR_NICE,
+  EMULATOR_NICE,
 } from './stack';
 
 // ---------------------------------------------------------------------------------------
 // Settings
 
-const SECTIONS = ['overhead', 'long', 'resume', 'rss', 'batch'] as const;
+const SECTIONS = ['overhead', 'long', 'resume', 'dead', 'day', 'batch'] as const;
 type Section = (typeof SECTIONS)[number];
-const SECTION_ALIASES: Record<string, Section> = { '1': 'overhead', '2': 'long', '3': 'resume', '4': 'rss', '5': 'rss', history: 'rss', '6': 'batch' };
+const SECTION_ALIASES: Record<string, Section> = { '1': 'overhead', '2': 'long', '3': 'resume', '4': 'dead', '5': 'day', rss: 'day', history: 'day', '6': 'batch' };
 
 /** OpenAI: fixed + 5 ms per audio second (200× real time). */
 const OPENAI_LATENCY: LatencyModel = { fixedMs: 300, perAudioSecondMs: 5 };
@@ -76,6 +76,8 @@ interface Plan {
   longSeconds: number;
   hugeSeconds: number;
   batchFiles: number;
+  /** Repetitions of the dead-worker and batch measurements. */
+  reps: number;
   /** Chunk lengths tried at concurrency 8 besides the default. */
   chunkLengths: number[];
   /** Runs per concurrency-8 configuration of section 2. */
@@ -91,13 +93,13 @@ function parsePlan(): Plan {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--quick] [--only 1,2,3,4,5,6 | overhead,long,resume,rss,history,batch]');
+    console.log('usage: npm run bench -- [--quick] [--only 1,2,3,4,5,6 | overhead,long,resume,dead,day,batch]');
     process.exit(0);
   }
   const sections = new Set<Section>();
   for (const raw of (values.only ?? SECTIONS.join(',')).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
     const s = (SECTIONS as readonly string[]).includes(raw) ? (raw as Section) : SECTION_ALIASES[raw];
-    if (!s) throw new Error(`--only: unknown section "${raw}" (use 1–6 or ${SECTIONS.join(', ')}, history)`);
+    if (!s) throw new Error(`--only: unknown section "${raw}" (use 1–6 or ${SECTIONS.join(', ')})`);
     sections.add(s);
   }
   const quick = values.quick ?? false;
@@ -106,8 +108,9 @@ function parsePlan(): Plan {
     sections,
     overheadRuns: quick ? 3 : 7,
     longSeconds: quick ? 1800 : 7200,
-    hugeSeconds: quick ? 2700 : 10800,
+    hugeSeconds: quick ? 10800 : 86400,
     batchFiles: quick ? 6 : 20,
+    reps: quick ? 1 : 3,
     chunkLengths: [300, 600],
     longReps: quick ? 1 : 3,
   };
@@ -164,7 +167,7 @@ async function startRun(b: Bench, env: NodeJS.ProcessEnv, file: string, tag: str
     // file the first run's results.
     reuseCached: false,
   });
-  input.settings = { chunkMaxSeconds: config.chunkMaxSeconds, transcribeConcurrency: config.transcribeConcurrency, heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds, ...settings };
+  input.settings = { chunkMaxSeconds: config.chunkMaxSeconds, transcribeConcurrency: config.transcribeConcurrency, heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds, heartbeatTimeouts: config.heartbeatTimeouts, ...settings };
   const startedAt = Date.now();
   const handle = await b.srv.client.workflow.start<typeof speechPipeline>('speechPipeline', { taskQueue: config.temporal.taskQueue, workflowId, args: [input] });
   return { handle, input, startedAt, runDir };
@@ -208,6 +211,8 @@ interface LongRunStats {
   /** Emulator time per request beyond the latency model (receiving the body, analysing the audio), median and max. */
   excessMedianMs: number;
   excessMaxMs: number;
+  /** Transcription requests the emulator answered. */
+  requests: number;
   tl: RunTimeline;
   /** CPU seconds used during the run by the worker (with its ffmpeg children), the emulators and the Temporal server. */
   cpu?: { worker: number; openai: number; pyannote: number; server: number };
@@ -278,6 +283,7 @@ function longStats(label: string, wallMs: number, tl: RunTimeline, concurrency =
     chunkShape: chunkShape(plan.chunks),
     excessMedianMs: median(excess),
     excessMaxMs: excess.length > 0 ? Math.max(...excess) : NaN,
+    requests: requests.filter((r) => r.path === '/v1/audio/transcriptions' && r.status === 200).length,
     tl,
   };
 }
@@ -362,18 +368,19 @@ async function sectionOverhead(b: Bench): Promise<void> {
 // 2. Long recording: sequential baseline vs chunked parallel
 
 async function sectionLong(b: Bench, file: { path: string; duration: number }): Promise<void> {
-  heading(`2. ${(file.duration / 3600).toFixed(1)}-hour recording: sequential baseline vs chunked parallel`);
+  heading(`2. ${(file.duration / 3600).toFixed(1)}-hour recording: concurrency 8 against the same pipeline at concurrency 1`);
   const emus = await latencyEmulators(b);
   const env = workerEnv(b, emus, 'bench-long');
-  const defaultChunk = loadConfig(env).chunkMaxSeconds;
+  const config = loadConfig(env);
   note(`latency model: transcription ${OPENAI_LATENCY.fixedMs} ms + ${OPENAI_LATENCY.perAudioSecondMs} ms per audio second; diarization job ${PYANNOTE_LATENCY.fixedMs} ms + ${PYANNOTE_LATENCY.perAudioSecondMs} ms per audio second`);
-  note(`(plus the emulators' real work: reading each body and analysing its audio). Default CHUNK_MAX_SECONDS = ${defaultChunk}.`);
-  note(`Each concurrency-8 configuration runs ${b.plan.longReps}× and is reported by its median wall time; one worker process serves all runs.`);
+  note(`(plus the emulators' real work at normal priority: reading each body, decoding and analysing its audio). Defaults:`);
+  note(`CHUNK_MAX_SECONDS ${config.chunkMaxSeconds}, CHUNKS_PER_LANE ${config.chunksPerLane}, uploads ${config.upload.transcription.codec} to OpenAI and ${config.upload.diarization.codec} to pyannote.ai.`);
+  note(`Each configuration runs ${b.plan.longReps}× on one worker process; medians and spreads (min–max) are of those runs.`);
   const w = await startWorker(env);
   const configs: { label: string; runs: LongRunStats[]; rep: LongRunStats; wallMs: number }[] = [];
-  const runConfig = async (tag: string, label: string, settings: Partial<RunSettings>, reps: number) => {
+  const runConfig = async (e: NodeJS.ProcessEnv, worker: BenchWorker, tag: string, label: string, settings: Partial<RunSettings>, reps: number) => {
     const runs: LongRunStats[] = [];
-    for (let i = 0; i < reps; i++) runs.push(await longRun(b, env, emus, w, file.path, `${tag}-${i}`, label, settings));
+    for (let i = 0; i < reps; i++) runs.push(await longRun(b, e, emus, worker, file.path, `${tag}-${i}`, label, settings));
     const sorted = [...runs].sort((a, z) => a.wallMs - z.wallMs);
     // The run at the median (lower median for even counts) stands for the configuration.
     const rep = sorted[Math.floor((sorted.length - 1) / 2)]!;
@@ -382,122 +389,70 @@ async function sectionLong(b: Bench, file: { path: string; duration: number }): 
     return c;
   };
   try {
-    const base = await runConfig('long-baseline', 'baseline: concurrency 1, chunkMaxSeconds 7200', { chunkMaxSeconds: 7200, transcribeConcurrency: 1 }, 1);
-    const lengths = [...new Set([defaultChunk, ...b.plan.chunkLengths])].sort((a, z) => a - z);
-    for (const len of lengths) {
-      await runConfig(`long-c8-${len}`, `concurrency 8, chunks ≤ ${len} s${len === defaultChunk ? ' (default)' : ''}`, { chunkMaxSeconds: len, transcribeConcurrency: 8 }, b.plan.longReps);
+    const seq = await runConfig(env, w, 'long-c1', 'concurrency 1 (TRANSCRIBE_CONCURRENCY=1)', { transcribeConcurrency: 1 }, b.plan.longReps);
+    const par = await runConfig(env, w, 'long-c8', 'concurrency 8 (default)', { transcribeConcurrency: 8 }, b.plan.longReps);
+    // The plan of the previous release (about two chunks per lane), for what more, shorter chunks cost.
+    const envOld = workerEnv(b, emus, 'bench-long-cpl2', { CHUNKS_PER_LANE: '2' });
+    const wOld = await startWorker(envOld);
+    try {
+      await runConfig(envOld, wOld, 'long-c8-cpl2', 'concurrency 8, CHUNKS_PER_LANE=2 (earlier plan)', { transcribeConcurrency: 8 }, 1);
+    } finally {
+      await wOld.stop();
     }
+    const spread = (rs: LongRunStats[]) => `${(Math.min(...rs.map((r) => r.wallMs)) / 1000).toFixed(1)}–${(Math.max(...rs.map((r) => r.wallMs)) / 1000).toFixed(1)} s`;
     table(
-      ['run', 'wall', 'each run', 'chunks', 'convert', 'diarize', 'transcribe', 'after', 'speed-up'],
-      configs.map((c) => [c.label, s1(c.wallMs), c.runs.map((r) => (r.wallMs / 1000).toFixed(1)).join(' / '), c.rep.chunks, s1(c.rep.convertMs), s1(c.rep.diarizeMs), s1(c.rep.transcribeMs), s1(c.rep.afterMs), x(base.wallMs / c.wallMs)]),
+      ['configuration', 'median wall', 'each run', 'spread', 'chunks', 'requests', 'convert', 'diarize', 'transcribe', 'after', 'speed-up'],
+      configs.map((c) => [
+        c.label,
+        s1(c.wallMs),
+        c.runs.map((r) => (r.wallMs / 1000).toFixed(1)).join(' / '),
+        spread(c.runs),
+        `${c.rep.chunks} (${c.rep.chunkShape})`,
+        c.rep.requests,
+        s1(c.rep.convertMs),
+        s1(c.rep.diarizeMs),
+        s1(c.rep.transcribeMs),
+        s1(c.rep.afterMs),
+        x(seq.wallMs / c.wallMs),
+      ]),
     );
-    note('wall: client start → result. convert includes hashing and ffmpeg. diarize: upload + job + polls. transcribe:');
-    note('planTranscription scheduled → assembleTranscript done. after: merge + export + state records after both branches.');
-    note('Stage columns are from the median run\'s history.');
+    note('wall: client start → result. convert includes hashing and ffmpeg. diarize: MP3 encoding, upload, job and polls. transcribe:');
+    note('planTranscription scheduled → assembleTranscript done (each chunk encoded to Opus, then sent). after: merge + export + records.');
+    note("Stage columns are from the median run's history. requests: transcription requests the OpenAI emulator answered.");
     note('');
     note('Inside the transcription branch (median run):');
     table(
-      ['run', 'chunk lengths', 'plan', 'chunk phase', 'model only', 'chunk median', 'emulator extra/req', 'assemble'],
+      ['configuration', 'plan', 'chunk phase', 'latency model only', 'chunk median', 'emulator extra/req', 'assemble'],
       configs.map((c) => {
         const r = c.rep;
-        return [c.label, r.chunkShape, s2(r.planMs), s2(r.chunkPhaseMs), s2(r.modelChunkPhaseMs), s2(r.chunkMedianMs), `${s2(r.excessMedianMs)} (max ${s2(r.excessMaxMs)})`, s2(r.assembleMs)];
+        return [c.label, s2(r.planMs), s2(r.chunkPhaseMs), s2(r.modelChunkPhaseMs), s2(r.chunkMedianMs), `${s2(r.excessMedianMs)} (max ${s2(r.excessMaxMs)})`, s2(r.assembleMs)];
       }),
     );
-    note('plan: reading the silences conversion found, and chunk planning. chunk phase: first transcribeChunk scheduled → last');
-    note('done. model only: that phase if every request took exactly the latency model, lanes filled in index order as the');
-    note('workflow does. emulator extra/req: emulator time per request beyond the latency model: mostly the body upload, which');
-    note('the concurrent uploads share (the audio analysis runs in a worker thread, inside the modelled time).');
+    note('latency model only: the chunk phase if every request took exactly the latency model, lanes as the workflow runs them.');
+    note(`Per-request overhead: ${OPENAI_LATENCY.fixedMs} ms fixed in the model, plus the emulator extra; ${par.rep.requests} requests on 8 lanes cost`);
+    note(`${s1((par.rep.requests * (OPENAI_LATENCY.fixedMs ?? 0)) / 8)} of fixed latency per lane, against ${s1(((configs[2]?.rep.requests ?? 0) * (OPENAI_LATENCY.fixedMs ?? 0)) / 8)} with the earlier plan.`);
     note('');
-    note(`CPU used during each median run (this machine has ${os.cpus().length} cores; the emulators' audio analysis competes with the pipeline):`);
+    note(`CPU used during each median run (this machine has ${os.cpus().length} cores; the emulators' audio work competes with the pipeline):`);
     table(
-      ['run', 'worker+ffmpeg', 'openai emulator', 'pyannote emulator', 'temporal server', 'sum', 'sum / wall'],
+      ['configuration', 'worker+ffmpeg', 'openai emulator', 'pyannote emulator', 'temporal server', 'sum', 'sum / wall'],
       configs.map((cfg) => {
-        const s = cfg.rep;
-        const c = s.cpu ?? { worker: 0, openai: 0, pyannote: 0, server: 0 };
+        const st = cfg.rep;
+        const c = st.cpu ?? { worker: 0, openai: 0, pyannote: 0, server: 0 };
         const sum = c.worker + c.openai + c.pyannote + c.server;
         const f = (v: number) => `${v.toFixed(1)} s`;
-        return [cfg.label, f(c.worker), f(c.openai), f(c.pyannote), f(c.server), f(sum), `${(sum / (s.wallMs / 1000)).toFixed(2)} cores`];
+        return [cfg.label, f(c.worker), f(c.openai), f(c.pyannote), f(c.server), f(sum), `${(sum / (st.wallMs / 1000)).toFixed(2)} cores`];
       }),
     );
-
-    // The baseline as asked (one request for the file) cannot happen through the pipeline.
-    const b0 = base.rep;
-    const singleMs = latencyOf(OPENAI_LATENCY, file.duration);
-    const singleWallMs = b0.wallMs - b0.parallelMs + Math.max(b0.diarizeMs, singleMs);
+    const ratio = seq.wallMs / par.wallMs;
+    const lo = Math.min(...seq.runs.map((r) => r.wallMs)) / Math.max(...par.runs.map((r) => r.wallMs));
+    const hi = Math.max(...seq.runs.map((r) => r.wallMs)) / Math.min(...par.runs.map((r) => r.wallMs));
+    const cpuPar = par.rep.cpu ? par.rep.cpu.worker + par.rep.cpu.openai + par.rep.cpu.pyannote + par.rep.cpu.server : NaN;
     note('');
-    note('Baseline: settings.chunkMaxSeconds = 7200 and transcribeConcurrency = 1 in the workflow input, but planTranscription');
-    note(`caps a chunk at maxChunkSecondsFor('whisper-1', 32000 B/s) = 90 % of 25 MiB = ${Math.round(b0.chunkLimit)} s of 16 kHz mono PCM, so`);
-    note(`the baseline was split into ${b0.chunks} chunks sent one after another (a bigger emulator body cap cannot change that). One`);
-    note(`request for the whole file is impossible for this pipeline (and for OpenAI: ~${Math.round((file.duration * 32000) / 1048576)} MiB of WAV against 25 MiB).`);
-    note(`Theoretical single request from the latency model: ${OPENAI_LATENCY.fixedMs} ms + ${OPENAI_LATENCY.perAudioSecondMs} ms × ${file.duration.toFixed(0)} s = ${s1(singleMs)}; with the`);
-    note(`baseline's own convert/diarize/merge/export that is an estimated wall of ${s1(singleWallMs)} (measured sequential: ${s1(b0.wallMs)}).`);
-    note('The measured sequential run is the baseline of the ratios: same code, same emulator costs, only concurrency differs.');
-    note(`The estimate leaves out ${b0.chunks - 1} fixed latencies and the emulator's per-request work, so ratios against it are lower.`);
-
-    const def = configs.find((c) => c.label.includes('(default)'))!;
-    const ratio = base.wallMs / def.wallMs;
-    const tRatio = b0.transcribeMs / def.rep.transcribeMs;
-    note('');
-    note(`Speed-up at concurrency 8, default chunks: ${x(ratio)} end to end (${x(singleWallMs / def.wallMs)} against the single-request estimate),`);
-    note(`${x(tRatio)} for the transcription branch alone (median run).`);
-    const byLen = (l: number) => configs.find((c) => c.label.includes(`≤ ${l} s`));
-    const c300 = byLen(300);
-    const c600 = byLen(600);
-    if (c300 && c600) {
-      const better = c300.wallMs < c600.wallMs ? 300 : 600;
-      note(`Chunk length at concurrency 8: ≤ 300 s ${s1(c300.wallMs)} vs ≤ 600 s ${s1(c600.wallMs)} (medians) → ${better} s is faster on this file.`);
-      b.summary.push({ metric: '2. chunks ≤300 s vs ≤600 s at c=8 (median wall)', value: `${s1(c300.wallMs)} vs ${s1(c600.wallMs)}`, target: 'pick the faster', met: null });
-    }
-    // Where the concurrency-8 time goes, and what it would be without the emulator's own cost and with a
-    // chunk plan balanced over the lanes: the same pieces of the median runs' histories, one piece swapped.
-    const project = (r: LongRunStats, chunkPhaseMs: number) => {
-      const pre = r.runMs - r.parallelMs - r.afterMs;
-      const transcribe = r.transcribeMs - r.chunkPhaseMs + chunkPhaseMs;
-      return r.wallMs - r.runMs + pre + Math.max(r.diarizeMs, transcribe) + r.afterMs;
-    };
-    const d = def.rep;
-    const lanes = 8;
-    const perWave = Math.ceil(file.duration / (lanes * d.chunkLimit));
-    const nBalanced = lanes * perWave;
-    const balancedMs = perWave * latencyOf(OPENAI_LATENCY, file.duration / nBalanced);
-    const baseModel = project(b0, b0.modelChunkPhaseMs);
-    const defModel = project(d, d.modelChunkPhaseMs);
-    const defBalanced = project(d, balancedMs);
-    note('');
-    note(`Where the concurrency-8 default run goes (median run): before the branches ${s1(d.runMs - d.parallelMs - d.afterMs)} (convert), plan ${s1(d.planMs)},`);
-    note(`chunks ${s1(d.chunkPhaseMs)} (latency model alone: ${s1(d.modelChunkPhaseMs)}), diarization beside it ${s1(d.diarizeMs)}, after ${s1(d.afterMs)}.`);
-    table(
-      ['projection (same histories, one piece swapped)', 'baseline', 'c=8 default', 'speed-up'],
-      [
-        ['measured', s1(b0.wallMs), s1(d.wallMs), x(b0.wallMs / d.wallMs)],
-        ['chunk phase = latency model only (no emulator cost)', s1(baseModel), s1(defModel), x(baseModel / defModel)],
-        [`… and ${nBalanced} equal chunks of ${Math.round(file.duration / nBalanced)} s (${perWave} per lane)`, s1(baseModel), s1(defBalanced), x(baseModel / defBalanced)],
-      ],
-    );
-    note('The projections keep convert (with silence detection), diarization and merge/export as measured.');
-    b.longDefaultWallMs = def.wallMs;
-    b.summary.push({ metric: `2. speed-up c=8 vs sequential (${(file.duration / 3600).toFixed(1)} h)`, value: `${x(ratio)} (${s1(base.wallMs)} → ${s1(def.wallMs)})`, target: '≥ 6×', met: ratio >= 6 });
-    b.summary.push({ metric: '2. speed-up, transcription branch only', value: x(tRatio), target: '(info)', met: null });
-    // The same default configuration with the pyannote emulator at normal priority: its analysis
-    // then competes for this machine's cores with the pipeline, as no real provider does.
-    const emusNice0 = await startEmulatorProcess(LATENCY_EMULATORS, { pyannoteNice: 0 });
-    const env0 = workerEnv(b, emusNice0, 'bench-long-nice0');
-    const w0 = await startWorker(env0);
-    try {
-      const runs: LongRunStats[] = [];
-      for (let i = 0; i < b.plan.longReps; i++) {
-        runs.push(await longRun(b, env0, emusNice0, w0, file.path, `long-c8-nice0-${i}`, 'concurrency 8, default chunks, pyannote emulator at nice 0', { chunkMaxSeconds: defaultChunk, transcribeConcurrency: 8 }));
-      }
-      const wall0 = median(runs.map((r) => r.wallMs));
-      note('');
-      note(`With the pyannote emulator at normal priority (nice 0) instead of ${PYANNOTE_EMULATOR_NICE}, its ~${s1(median(runs.map((r) => (r.cpu?.pyannote ?? 0) * 1000)))} of analysis per run`);
-      note(`competes with the pipeline for the cores: default chunks at concurrency 8 took ${runs.map((r) => (r.wallMs / 1000).toFixed(1)).join(' / ')} s, median ${s1(wall0)},`);
-      note(`${x(base.wallMs / wall0)} against the baseline above (measured with the emulator at nice ${PYANNOTE_EMULATOR_NICE}).`);
-      b.summary.push({ metric: '2. same, pyannote emulator at nice 0', value: `${x(base.wallMs / wall0)} (${s1(base.wallMs)} → ${s1(wall0)})`, target: '(info)', met: null });
-    } finally {
-      await w0.stop();
-      await emusNice0.stop();
-    }
+    note(`Speed-up at concurrency 8: ${x(ratio)} (medians; ${x(lo)}–${x(hi)} from the slowest to the fastest pairing of runs).`);
+    note(`What limits it here: the concurrency-8 run used ${(cpuPar / (par.rep.wallMs / 1000)).toFixed(2)} of ${os.cpus().length} cores; the transcription branch alone went ${x(seq.rep.transcribeMs / par.rep.transcribeMs)}.`);
+    b.longDefaultWallMs = par.wallMs;
+    b.summary.push({ metric: `2. speed-up c=8 vs c=1 (${(file.duration / 3600).toFixed(1)} h, median of ${b.plan.longReps})`, value: `${x(ratio)} (spread ${x(lo)}–${x(hi)}; ${s1(seq.wallMs)} → ${s1(par.wallMs)})`, target: '≥ 7×', met: ratio >= 7 });
+    b.summary.push({ metric: '2. speed-up, transcription branch only', value: x(seq.rep.transcribeMs / par.rep.transcribeMs), target: '(info)', met: null });
   } finally {
     await w.stop();
   }
@@ -574,14 +529,15 @@ async function sectionResume(b: Bench, file: { path: string; duration: number })
         ['uninterrupted run (section 2, same settings)', b.longDefaultWallMs !== undefined ? s1(b.longDefaultWallMs) : '(section 2 not run)'],
       ],
     );
-    note(`HEARTBEAT_TIMEOUT_SECONDS=${env.HEARTBEAT_TIMEOUT_SECONDS} (test setting; the default is 30 s): chunks in flight on the dead worker are`);
-    note('retried only once their heartbeat times out, so the resume time is dominated by that timeout.');
+    note('Default settings: chunks in flight on the dead worker are retried once their heartbeat times out (10 s for a chunk');
+    note('request), on the second worker.');
     const met = outsideInFlight.length === 0 && resentSeconds <= inFlightSeconds + 1e-6;
+    const share = resentSeconds / file.duration;
     b.summary.push({
-      metric: '3. audio re-sent after SIGKILL at ~half',
-      value: `${resentSeconds.toFixed(0)} s of ${file.duration.toFixed(0)} s (${resent.length} chunks; ${inFlight.size} were in flight)`,
-      target: '≤ chunks in flight',
-      met,
+      metric: '3. audio re-sent after SIGKILL at ~half (default settings)',
+      value: `${resentSeconds.toFixed(0)} s of ${file.duration.toFixed(0)} s = ${(100 * share).toFixed(1)} % (${resent.length} chunks; ${inFlight.size} were in flight)`,
+      target: '≤ 15 %, only chunks in flight',
+      met: met && share <= 0.15,
     });
     b.summary.push({ metric: '3. resume time (kill → completed)', value: s1(resumeMs), target: '(info)', met: null });
     await rm(run.runDir, { recursive: true, force: true });
@@ -592,10 +548,77 @@ async function sectionResume(b: Bench, file: { path: string; duration: number })
 }
 
 // ---------------------------------------------------------------------------------------
-// 4 + 5. Worker memory and history size on a three-hour file
+// 4. A dead worker, noticed
+
+/** About 30 s of conversation: six turns of the test helpers' meeting. */
+const DEAD_TURNS: TurnSpec[] = MEETING_SENTENCES.slice(0, 6).map((text, i) => ({ speaker: i % 2 === 0 ? 'A' : 'B', text }));
+
+async function sectionDeadWorker(b: Bench): Promise<void> {
+  heading('4. A worker SIGKILLed during a 30-second file: kill → run completed (default settings, a new worker started at once)');
+  const emus = await latencyEmulators(b);
+  const env = workerEnv(b, emus, 'bench-dead');
+  const hb = loadConfig(env).heartbeatTimeouts;
+  note(`heartbeat timeouts (s): ${Object.entries(hb).map(([k, v]) => `${k} ${v}`).join(', ')}; the worker's sticky queue moves after 4 s.`);
+  const dir = await tempDir('bench-dead-');
+  const rec = await makeTwoSpeakerRecording({ dir, name: 'thirty-seconds', turns: DEAD_TURNS });
+  progress(`recording ${rec.duration.toFixed(1)} s; ${b.plan.reps} kills, each while an activity after conversion is in flight`);
+  const rows: (string | number)[][] = [];
+  const times: number[] = [];
+  for (let i = 0; i < b.plan.reps; i++) {
+    await emus.reset();
+    const w1 = await startWorker(env);
+    let w2: BenchWorker | null = null;
+    try {
+      const run = await startRun(b, env, rec.path, `dead-${i}`);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const snap = await run.handle.query(progressQuery).catch(() => null);
+        const busy = snap && (snap.stages.diarization.status === 'running' || snap.chunks.inFlight.length > 0);
+        if (busy) break;
+        if (snap && snap.status !== 'running') throw new Error(`run ended (${snap.status}) before the kill`);
+        if (Date.now() > deadline) throw new Error('no activity after conversion started within 60 s');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await w1.kill();
+      const killedAt = Date.now();
+      // A supervisor (systemd, compose `restart:`) starts the worker again.
+      w2 = await startWorker(env);
+      const restartedMs = Date.now() - killedAt;
+      await resultWithin(run, 180_000);
+      const ms = Date.now() - killedAt;
+      times.push(ms);
+      const tl = timeline(await run.handle.fetchHistory());
+      const inFlight = tl.activities.filter((a) => (a.startedMs ?? Infinity) < killedAt && (a.closedMs ?? Infinity) > killedAt);
+      const retriedAt = tl.activities.filter((a) => a.attempt > 1 && a.startedMs !== null).map((a) => a.startedMs! - killedAt);
+      rows.push([
+        i + 1,
+        s1(ms),
+        inFlight.map((a) => a.type).join(', ') || '-',
+        s1(restartedMs),
+        retriedAt.length > 0 ? `${s1(Math.min(...retriedAt))} after the kill` : '-',
+      ]);
+      await rm(run.runDir, { recursive: true, force: true });
+    } finally {
+      if (w1.child.exitCode === null && w1.child.signalCode === null) await w1.kill();
+      await w2?.stop();
+    }
+  }
+  table(['kill', 'kill → completed', 'in flight at the kill', 'new worker polling', 'retried attempt started'], rows);
+  const med = median(times);
+  note('The retried attempt starts once the dead attempt\'s heartbeat timeout has passed; the rest is the remaining stages.');
+  b.summary.push({
+    metric: `4. dead worker: kill → completed, 30 s file (median of ${times.length})`,
+    value: `${s1(med)} (spread ${s1(Math.min(...times))}–${s1(Math.max(...times))})`,
+    target: '≤ 35 s',
+    met: med <= 35_000,
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. A whole day: worker memory, stage times, interim disk, history
 
 async function sectionRss(b: Bench, file: { path: string; duration: number }): Promise<void> {
-  heading(`4. Peak worker memory, ${(file.duration / 3600).toFixed(1)}-hour recording (default settings)`);
+  heading(`5. ${file.duration >= 86400 ? 'A whole day' : `${(file.duration / 3600).toFixed(1)} hours`} of audio end to end: worker memory, stage times, interim disk (default settings)`);
   const emus = await latencyEmulators(b);
   const env = workerEnv(b, emus, 'bench-rss');
   await emus.reset();
@@ -609,6 +632,7 @@ async function sectionRss(b: Bench, file: { path: string; duration: number }): P
     await resultWithin(run, 600_000);
     const wallMs = Date.now() - run.startedAt;
     const mem = await sampler.stop();
+    const interimBytes = await folderBytes(run.input.interimDir);
     history = await run.handle.fetchHistory();
     tl = timeline(history);
     const st = longStats('rss', wallMs, tl);
@@ -620,6 +644,7 @@ async function sectionRss(b: Bench, file: { path: string; duration: number }): P
         ['worker peak RSS (VmHWM, kernel)', mb(mem.hwmKb)],
         ['worker peak RSS (VmRSS sampled every 100 ms)', `${mb(mem.peakRssKb)} (${mem.samples} samples)`],
         ['worker + child processes (ffmpeg), sampled', mb(mem.peakTreeKb)],
+        ['interim files after the run', `${(interimBytes / 1e9).toFixed(2)} GB = ${(interimBytes / 1e6 / (file.duration / 3600)).toFixed(1)} MB per audio hour`],
       ],
     );
     note(`worker = the \`node bin/speech.js worker\` process (pid ${w.pid}); ffmpeg runs in child processes, counted only in the last line.`);
@@ -634,22 +659,25 @@ async function sectionRss(b: Bench, file: { path: string; duration: number }): P
       ['merge + export', ['mergeTranscript', 'exportTranscript']],
     ];
     table(
-      ['stage', 'from', 'to', 'peak sampled RSS in it'],
+      ['stage', 'from', 'to', 'took', 'peak sampled RSS in it'],
       phases.map(([label, types]) => {
         const sp = spanOf(tl, types);
-        if (!sp) return [label, '-', '-', '-'];
+        if (!sp) return [label, '-', '-', '-', '-'];
         const inside = mem.series.filter((p) => p.at >= sp.fromMs && p.at <= sp.toMs).map((p) => p.rssKb);
-        return [label, s1(sp.fromMs - run.startedAt), s1(sp.toMs - run.startedAt), inside.length > 0 ? mb(Math.max(...inside)) : '-'];
+        return [label, s1(sp.fromMs - run.startedAt), s1(sp.toMs - run.startedAt), s1(sp.ms), inside.length > 0 ? mb(Math.max(...inside)) : '-'];
       }),
     );
-    b.summary.push({ metric: `4. peak worker RSS (${(file.duration / 3600).toFixed(1)} h file, VmHWM)`, value: mb(mem.hwmKb), target: '≤ 300 MB', met: mem.hwmKb / 1024 <= 300 });
-    b.summary.push({ metric: '4. peak worker + ffmpeg children (sampled)', value: mb(mem.peakTreeKb), target: '(info)', met: null });
+    note('from/to: seconds after the start; diarization runs beside planning and the chunks.');
+    b.summary.push({ metric: `5. ${(file.duration / 3600).toFixed(0)} h file: completed`, value: `in ${s1(wallMs)}, ${st.chunks} chunks`, target: 'completes', met: true });
+    b.summary.push({ metric: `5. peak worker RSS (${(file.duration / 3600).toFixed(0)} h file, VmHWM)`, value: mb(mem.hwmKb), target: '≤ 300 MB', met: mem.hwmKb / 1024 <= 300 });
+    b.summary.push({ metric: '5. peak worker + ffmpeg children (sampled)', value: mb(mem.peakTreeKb), target: '(info)', met: null });
+    b.summary.push({ metric: '5. interim disk per audio hour', value: `${(interimBytes / 1e6 / (file.duration / 3600)).toFixed(1)} MB`, target: '(info)', met: null });
     await rm(run.runDir, { recursive: true, force: true });
   } finally {
     await w.stop();
   }
 
-  heading(`5. History of the ${(file.duration / 3600).toFixed(1)}-hour run`);
+  heading(`5b. History of the ${(file.duration / 3600).toFixed(1)}-hour run`);
   const size = historySize(history);
   const biggest = (history.events ?? [])
     .map((e) => ({ type: eventName(e), bytes: historyEventBytes(e) }))
@@ -672,6 +700,17 @@ async function sectionRss(b: Bench, file: { path: string; duration: number }): P
   b.summary.push({ metric: '5. history events', value: String(size.events), target: '< 2,000', met: size.events < 2000 });
 }
 
+/** Bytes of the files under `dir` (0 when it does not exist). */
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    total += (await stat(path.join(e.parentPath, e.name)).catch(() => null))?.size ?? 0;
+  }
+  return total;
+}
+
 function eventName(e: temporal.api.history.v1.IHistoryEvent): string {
   const n = temporal.api.enums.v1.EventType[Number(e.eventType)] ?? String(e.eventType);
   return n.replace(/^EVENT_TYPE_/, '').toLowerCase();
@@ -685,53 +724,77 @@ function historyEventBytes(e: temporal.api.history.v1.IHistoryEvent): number {
 // 6. Batch throughput through the CLI
 
 async function sectionBatch(b: Bench): Promise<void> {
-  heading(`6. Batch of ${b.plan.batchFiles} short files through \`speech run DIR --no-worker --json\` (one worker process)`);
+  heading(`6. Batches of ${b.plan.batchFiles} short files through \`speech run DIR --no-worker --json\` (one worker process), ${b.plan.reps}×`);
   const emus = await latencyEmulators(b);
   const env = workerEnv(b, emus, 'bench-batch');
-  await emus.reset();
-  const dir = await tempDir('bench-batch-');
-  const files: { path: string; duration: number }[] = [];
-  for (let i = 0; i < b.plan.batchFiles; i += 4) {
-    const made = await Promise.all(
-      Array.from({ length: Math.min(4, b.plan.batchFiles - i) }, (_, k) => {
-        const n = i + k;
-        const turns: TurnSpec[] = [0, 1, 2, 3].map((t) => ({ speaker: t % 2 === 0 ? 'A' : 'B', text: BATCH_SENTENCES[(n + t) % BATCH_SENTENCES.length]! }));
-        turns.push({ speaker: 'A', text: `That was recording number ${NUMBERS[n % NUMBERS.length]} of the batch.` });
-        return makeTwoSpeakerRecording({ dir, name: `batch-${String(n + 1).padStart(2, '0')}`, turns });
-      }),
-    );
-    files.push(...made);
-  }
-  const audioSeconds = files.reduce((s, f) => s + f.duration, 0);
-  progress(`${files.length} distinct files, ${audioSeconds.toFixed(0)} s of audio (${(audioSeconds / files.length).toFixed(1)} s each)`);
   const w = await startWorker(env);
   try {
-    const r = await runSpeech(['run', dir, '--no-worker', '--json'], env, 600_000);
-    let runs: { status: string; mode: string; audio_seconds: number | null; duration_ms: number; pipeline_id: string }[] = [];
-    try {
-      runs = (JSON.parse(r.stdout) as { runs: typeof runs }).runs;
-    } catch {
-      throw new Error(`speech run printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+    const rows: (string | number)[][] = [];
+    const perMinute: number[] = [];
+    const stageMs: Record<string, number[]> = {};
+    let allOk = true;
+    for (let rep = 0; rep < b.plan.reps; rep++) {
+      await emus.reset();
+      // Distinct recordings every time: the stage cache would serve a repeated file for free.
+      const dir = await tempDir('bench-batch-');
+      const files: { path: string; duration: number }[] = [];
+      for (let i = 0; i < b.plan.batchFiles; i += 4) {
+        const made = await Promise.all(
+          Array.from({ length: Math.min(4, b.plan.batchFiles - i) }, (_, k) => {
+            const n = i + k;
+            const turns: TurnSpec[] = [0, 1, 2, 3].map((t) => ({ speaker: t % 2 === 0 ? 'A' : 'B', text: BATCH_SENTENCES[(n + t + rep) % BATCH_SENTENCES.length]! }));
+            turns.push({ speaker: 'A', text: `That was recording number ${NUMBERS[n % NUMBERS.length]} of batch ${NUMBERS[rep % NUMBERS.length]}.` });
+            return makeTwoSpeakerRecording({ dir, name: `batch-${rep + 1}-${String(n + 1).padStart(2, '0')}`, turns });
+          }),
+        );
+        files.push(...made);
+      }
+      const audioSeconds = files.reduce((sum, f) => sum + f.duration, 0);
+      const r = await runSpeech(['run', dir, '--no-worker', '--json'], env, 600_000);
+      let runs: { status: string; mode: string; audio_seconds: number | null; duration_ms: number; pipeline_id: string; workflow_id: string | null }[] = [];
+      try {
+        runs = (JSON.parse(r.stdout) as { runs: typeof runs }).runs;
+      } catch {
+        throw new Error(`speech run printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+      }
+      const ok = runs.filter((x) => x.status === 'completed' && x.mode === 'started');
+      const ids = new Set(runs.map((x) => x.pipeline_id));
+      allOk &&= ok.length === files.length && ids.size === files.length;
+      const fpm = ok.length / (r.ms / 60_000);
+      perMinute.push(fpm);
+      // Where each file's time goes, from its history.
+      for (const x of ok) {
+        const tl = timeline(await b.srv.client.workflow.getHandle(x.workflow_id ?? x.pipeline_id).fetchHistory());
+        const add = (k: string, v: number | undefined) => {
+          if (v !== undefined && Number.isFinite(v)) (stageMs[k] ??= []).push(v);
+        };
+        add('run (history)', tl.closedMs - tl.startedMs);
+        add('convert', spanOf(tl, ['convertAudio'])?.ms);
+        add('diarize', spanOf(tl, ['diarizeAudio'])?.ms);
+        add('transcribe', spanOf(tl, ['planTranscription', 'transcribeChunk', 'assembleTranscript'])?.ms);
+        add('merge + export', spanOf(tl, ['mergeTranscript', 'exportTranscript'])?.ms);
+        add('CLI time per file', x.duration_ms);
+      }
+      rows.push([rep + 1, `${ok.length}/${files.length}`, s1(r.ms), fpm.toFixed(1), ((audioSeconds / 60) / (r.ms / 60_000)).toFixed(1)]);
+      await rm(dir, { recursive: true, force: true });
     }
-    const ok = runs.filter((x) => x.status === 'completed' && x.mode === 'started');
-    const ids = new Set(runs.map((x) => x.pipeline_id));
-    const minutes = r.ms / 60_000;
-    const filesPerMin = ok.length / minutes;
-    const audioPerMin = audioSeconds / 60 / minutes;
+    table(['batch', 'completed', 'wall (CLI)', 'files per minute', 'audio minutes per wall minute'], rows);
     table(
-      ['measure', 'value'],
-      [
-        ['exit code', String(r.code)],
-        ['runs completed (new) / distinct pipeline ids', `${ok.length} / ${ids.size}`],
-        ['wall time (CLI process)', s1(r.ms)],
-        ['per-file time inside the CLI (median)', s2(median(runs.map((x) => x.duration_ms)))],
-        ['files per minute', filesPerMin.toFixed(1)],
-        ['audio minutes per wall minute', audioPerMin.toFixed(1)],
-      ],
+      ['per file (median over all batches)', 'time'],
+      Object.entries(stageMs).map(([k, v]) => [k, s2(median(v))]),
     );
-    note('defaults: `speech run --parallel` 4 files at once, TRANSCRIBE_CONCURRENCY 8, one worker (WORKER_ACTIVITY_SLOTS 32).');
-    b.summary.push({ metric: `6. batch of ${files.length}: files per minute`, value: filesPerMin.toFixed(1), target: `all ${files.length} complete`, met: ok.length === files.length && ids.size === files.length });
-    b.summary.push({ metric: '6. batch: audio minutes per wall minute', value: audioPerMin.toFixed(1), target: '(info)', met: null });
+    const parallel = 4;
+    const perFile = median(stageMs['CLI time per file'] ?? [NaN]);
+    note(`What limits it: \`speech run\` starts ${parallel} files at once (--parallel) and each takes ~${s2(perFile)} end to end, so about`);
+    note(`${((parallel * 60_000) / perFile).toFixed(0)} files per minute at most; the longest stage of a short file is diarization (upload, a job of`);
+    note(`${PYANNOTE_LATENCY.fixedMs} ms in the latency model, polls after 0.25, 0.5, 1, 2 s…). Raise --parallel to overlap more files.`);
+    const med = median(perMinute);
+    b.summary.push({
+      metric: `6. batch of ${b.plan.batchFiles}: files per minute (median of ${perMinute.length})`,
+      value: `${med.toFixed(1)} (spread ${Math.min(...perMinute).toFixed(1)}–${Math.max(...perMinute).toFixed(1)})`,
+      target: 'all complete',
+      met: allOk,
+    });
   } finally {
     await w.stop();
   }
@@ -745,9 +808,9 @@ async function main(): Promise<void> {
   heading(`speech pipeline benchmark${plan.quick ? ' (--quick)' : ''}`);
   note(`sections: ${[...plan.sections].join(', ')}; node ${process.version}; ${os.cpus().length} CPUs; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   note(`provider latency model (sections 2–6): transcription ${OPENAI_LATENCY.fixedMs} ms + ${OPENAI_LATENCY.perAudioSecondMs} ms/audio s; diarization job ${PYANNOTE_LATENCY.fixedMs} ms + ${PYANNOTE_LATENCY.perAudioSecondMs} ms/audio s`);
-  note('worker env: test/helpers/pipeline.ts pipelineEnv (HEARTBEAT_TIMEOUT_SECONDS=5, PYANNOTE_POLL_SECONDS=0.2), other settings default');
+  note('worker env: the product defaults (heartbeat timeouts per activity, PYANNOTE_POLL_SECONDS 5, CHUNKS_PER_LANE 8, compact uploads)');
   note('emulators: bench/emulators-process.ts, OpenAI and pyannote each in its own child process; workers: `speech worker` children');
-  note(`pyannote emulator at nice ${PYANNOTE_EMULATOR_NICE}: its whole-file analysis stands in for work pyannote.ai does on its own machines`);
+  note(`both emulators at nice ${EMULATOR_NICE} (normal priority): their CPU competes with the pipeline on this machine`);
   const srv = await startServer();
   progress(`Temporal dev server on ${srv.server.address}, DATA_DIR ${srv.server.dataDir} (${s1(Date.now() - t0)})`);
   const root = srv.server.dataDir;
@@ -765,10 +828,13 @@ async function main(): Promise<void> {
     if (need('resume')) await sectionResume(b, long);
     await rm(dir, { recursive: true, force: true });
   }
-  if (need('rss')) {
-    const dir = await tempDir('bench-huge-');
-    const huge = await makeLongRecording({ dir, seconds: plan.hugeSeconds, name: 'three-hours' });
-    await sectionRss(b, huge);
+  if (need('dead')) await sectionDeadWorker(b);
+  if (need('day')) {
+    const dir = await tempDir('bench-day-');
+    const t = Date.now();
+    const day = await makeLongRecording({ dir, seconds: plan.hugeSeconds, name: plan.hugeSeconds >= 86400 ? 'a-whole-day' : 'three-hours' });
+    progress(`made ${(day.duration / 3600).toFixed(1)} h recording in ${s1(Date.now() - t)}`);
+    await sectionRss(b, day);
     await rm(dir, { recursive: true, force: true });
   }
   if (need('batch')) await sectionBatch(b);

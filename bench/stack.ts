@@ -85,13 +85,11 @@ export interface EmulatorProcess {
 }
 
 /**
- * The pyannote emulator analyses the whole recording for every job: ~2.5 s of CPU per two
- * hours of audio, which pyannote.ai spends on its own machines. It runs at the lowest CPU
- * priority so that, on a small machine, it takes what the system under test leaves instead
- * of a core from it; its job time is the latency model either way (the analysis runs inside
- * it). The OpenAI emulator keeps normal priority: its answers are on the measured path.
+ * The emulators run at normal priority: on this 2-core machine their CPU (reading bodies,
+ * decoding and analysing audio) competes with the pipeline, as the bench reports per section.
  */
-export const PYANNOTE_EMULATOR_NICE = 19;
+export const EMULATOR_NICE = 0;
+
 
 async function spawnEmulator(which: 'openai' | 'pyannote', opts: unknown, nice = 0): Promise<{ child: ChildProcess; url: string; origin: string; stop: () => Promise<void> }> {
   const args = ['--import', 'tsx', path.join(ROOT, 'bench', 'emulators-process.ts'), which, JSON.stringify(opts ?? {})];
@@ -131,7 +129,7 @@ async function spawnEmulator(which: 'openai' | 'pyannote', opts: unknown, nice =
   };
 }
 
-export async function startEmulatorProcess(opts: EmulatorsOptions, { pyannoteNice = PYANNOTE_EMULATOR_NICE } = {}): Promise<EmulatorProcess> {
+export async function startEmulatorProcess(opts: EmulatorsOptions, { pyannoteNice = EMULATOR_NICE } = {}): Promise<EmulatorProcess> {
   const [openai, pyannote] = await Promise.all([spawnEmulator('openai', opts.openai), spawnEmulator('pyannote', opts.pyannote, pyannoteNice)]);
   const get = async <T>(url: string): Promise<T> => {
     const res = await fetch(url);
@@ -160,10 +158,16 @@ export async function startEmulatorProcess(opts: EmulatorsOptions, { pyannoteNic
   };
 }
 
-/** Worker/CLI environment: the test helper's, pointed at this bench's server and emulators. */
+/**
+ * Worker/CLI environment: the test helper's, pointed at this bench's server and emulators, with
+ * the product's default heartbeat timeouts and poll interval (the tests shorten both).
+ */
 export function benchEnv(srv: Server, emus: Pick<EmulatorProcess, 'env'>, extra: Record<string, string>): NodeJS.ProcessEnv {
   // pipelineEnv only reads `env` from the emulators.
-  return pipelineEnv(srv.server, { env: emus.env } as Emulators, extra);
+  const env = pipelineEnv(srv.server, { env: emus.env } as Emulators);
+  delete env.HEARTBEAT_TIMEOUT_SECONDS;
+  delete env.PYANNOTE_POLL_SECONDS;
+  return { ...env, ...extra };
 }
 
 export interface BenchWorker extends WorkerProcess {

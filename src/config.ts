@@ -3,6 +3,9 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { resolveUpload, uploadLabel, UPLOAD_CODECS, type UploadFormat } from './domain/upload-format';
+import { DEFAULT_CHUNKS_PER_LANE } from './domain/chunk-plan';
+import { DEFAULT_DEADLINE_BASE_MS } from './domain/deadlines';
+import { heartbeatTimeouts, type ActivityGroupName } from './domain/heartbeats';
 
 const optionalString = z
   .string()
@@ -47,11 +50,13 @@ const EnvSchema = z.object({
   LOG_FORMAT: z.enum(['text', 'json']).default('text'),
   CHUNK_MAX_SECONDS: z.coerce.number().min(5).max(3600).default(600),
   TRANSCRIBE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  REQUEST_DEADLINE_BASE_SECONDS: z.coerce.number().min(1).max(3600).default(DEFAULT_DEADLINE_BASE_MS / 1000),
+  CHUNKS_PER_LANE: z.coerce.number().int().min(1).max(64).default(DEFAULT_CHUNKS_PER_LANE),
   OPENAI_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(256).default(16),
   PYANNOTE_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(256).default(8),
   WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(512).default(32),
   TRANSCRIBE_PREVIOUS_TEXT_PROMPT: z.enum(['true', 'false', '1', '0']).default('true'),
-  HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
+  HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(2).max(600).optional(),
   TRANSCRIBE_PROVIDER: z.enum(['auto', 'openai', 'local']).default('auto'),
   DIARIZE_PROVIDER: z.enum(['auto', 'pyannote', 'local', 'openai']).default('auto'),
   LOCAL_ASR_MODEL: z.string().trim().min(1).default('tiny.en'),
@@ -89,10 +94,17 @@ export interface Config {
   logFormat: 'text' | 'json';
   chunkMaxSeconds: number;
   transcribeConcurrency: number;
+  /** Long files are cut into at least this many chunks per lane (chunks of a minute or more): at most ~1/N of the audio is in flight. */
+  chunksPerLane: number;
+  /** Fixed part of every provider request's deadline (domain/deadlines.ts), in ms. */
+  requestDeadlineBaseMs: number;
   /** Per worker process: requests in flight to each provider, across all runs. */
   providerConcurrency: { openai: number; pyannote: number };
   workerActivitySlots: number;
+  /** HEARTBEAT_TIMEOUT_SECONDS, or 30: what a worker of an earlier release uses for every activity of a run. */
   heartbeatTimeoutSeconds: number;
+  /** Per activity group (domain/heartbeats.ts); all HEARTBEAT_TIMEOUT_SECONDS when that is set. */
+  heartbeatTimeouts: Record<ActivityGroupName, number>;
   previousTextPrompt: boolean;
   /** Fault injection for durability drills: activity name → milliseconds to hold it before it runs. */
   faultActivityDelays: Record<string, number>;
@@ -164,9 +176,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logFormat: e.LOG_FORMAT,
     chunkMaxSeconds: e.CHUNK_MAX_SECONDS,
     transcribeConcurrency: e.TRANSCRIBE_CONCURRENCY,
+    chunksPerLane: e.CHUNKS_PER_LANE,
+    requestDeadlineBaseMs: e.REQUEST_DEADLINE_BASE_SECONDS * 1000,
     providerConcurrency: { openai: e.OPENAI_MAX_CONCURRENT_REQUESTS, pyannote: e.PYANNOTE_MAX_CONCURRENT_REQUESTS },
     workerActivitySlots: e.WORKER_ACTIVITY_SLOTS,
-    heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT_SECONDS,
+    heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT_SECONDS ?? 30,
+    heartbeatTimeouts: heartbeatTimeouts(e.HEARTBEAT_TIMEOUT_SECONDS),
     previousTextPrompt: e.TRANSCRIBE_PREVIOUS_TEXT_PROMPT === 'true' || e.TRANSCRIBE_PREVIOUS_TEXT_PROMPT === '1',
     providers: { transcription, diarization },
     upload: {

@@ -44,6 +44,8 @@ export function activitiesFromConfig(config: Config, engine?: LocalEngineEndpoin
     cache: createStageCache(cacheDirOf(config.dataDir), store),
     services: serviceIds(config),
     upload: config.upload,
+    chunksPerLane: config.chunksPerLane,
+    requestDeadlineBaseMs: config.requestDeadlineBaseMs,
     transcriber: () => {
       if (localTranscription) {
         if (!engine) throw missingEngine('transcription');

@@ -198,8 +198,12 @@ def public_view(job: dict) -> dict:
     return view
 
 
+# The nice value of diarization job threads.
+JOB_NICE = 10
+
+
 class Worker:
-    """Threads that take job ids off the store's queue and run them under the compute limit."""
+    """Threads that take job ids off the store's queue and run them, at most `threads` at once, at background priority."""
 
     def __init__(self, store: JobStore, media: MediaStore, compute: threading.Semaphore, run: Callable[[str, dict], dict], threads: int, scratch: Path):
         self.store = store
@@ -223,6 +227,12 @@ class Worker:
             self.store.queue.put(None)
 
     def _loop(self) -> None:
+        # Background priority for this thread (Linux nice is per thread): a diarization job takes
+        # the CPU time transcriptions leave instead of slowing them down; alone, it runs at full speed.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICE)
+        except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
+            pass
         while not self._stop.is_set():
             job_id = self.store.queue.get()
             if job_id is None:

@@ -2,7 +2,8 @@
 // The job id is kept in heartbeat details and in a small file beside the audio, so a
 // retried attempt polls the same (already paid for) job instead of submitting another.
 import { Context, sleep } from '@temporalio/activity';
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
+import { UPLOAD_STALL_MS, uploadDeadlineMs } from '../domain/deadlines';
 import { uploadExtension, uploadLabel, type UploadFormat } from '../domain/upload-format';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
@@ -70,9 +71,11 @@ export function makeDiarizeAudio(deps: {
   media?: MediaProcessor;
   /** DIARIZE_PROVIDER=openai: gpt-4o-transcribe-diarize, request by request, instead of a pyannote.ai-style job. */
   openaiDiarizer?: () => OpenAIDiarizer;
+  /** Fixed part of the upload's deadline; default DEFAULT_DEADLINE_BASE_MS. */
+  requestDeadlineBaseMs?: number;
 }) {
   return async function diarizeAudio(input: DiarizeAudioInput): Promise<ArtifactRef> {
-    return atBoundary(async (heartbeat) => {
+    return atBoundary(async (heartbeat, live) => {
       const ctx = Context.current();
       const signal = ctx.cancellationSignal;
       // Built on first use: with DIARIZE_PROVIDER=openai there is no job-based diarizer.
@@ -148,7 +151,13 @@ export function makeDiarizeAudio(deps: {
         const upload = deps.upload && deps.media && deps.upload.codec !== 'wav' ? deps.upload : null;
         const mediaKey = `media://speech/${input.pipelineId}/${input.audio.sha256.slice(0, 16)}.${upload ? uploadExtension(upload) : 'wav'}`;
         let url: string;
-        if (!upload) url = await diarizer().upload(input.audio.path, mediaKey, signal);
+        // An upload is hung when no byte moved for a minute, or it outlasts what the slowest
+        // link allows for its size: abandoned, and the next attempt uploads again.
+        const send = async (file: string) => {
+          const { size } = await stat(file);
+          return live.request('upload of the audio for diarization', uploadDeadlineMs(size, deps.requestDeadlineBaseMs), (s, watch) => diarizer().upload(file, mediaKey, s, watch), { stallMs: UPLOAD_STALL_MS, queued: true });
+        };
+        if (!upload) url = await send(input.audio.path);
         else {
           // The compact encoding exists only for the upload: the WAV stays the source of truth.
           const target = path.join(input.interimDir, `upload.${uploadExtension(upload)}`);
@@ -157,7 +166,7 @@ export function makeDiarizeAudio(deps: {
           try {
             const { bytes } = await deps.media!.encodeUpload(input.audio.path, tmp, { format: upload, signal, onProgress: () => beat('uploading') });
             uploadBytes = bytes;
-            url = await diarizer().upload(tmp, mediaKey, signal);
+            url = await send(tmp);
           } finally {
             await unlink(tmp).catch(() => undefined);
           }
@@ -257,10 +266,20 @@ export function makeDiarizeAudio(deps: {
         if (job.status === 'failed' || job.status === 'canceled') {
           throw failure(Failure.ProviderJobFailed, `pyannote.ai diarization job ${job.jobId} ${job.status}: ${job.error ?? 'no reason given'}`);
         }
-        await sleep(deps.pollIntervalMs);
+        await sleep(pollDelayMs(polls, deps.pollIntervalMs));
       }
     });
   };
+}
+
+/**
+ * The wait after the `polls`-th poll of a job: 250 ms, doubling, up to the poll interval. A
+ * short file's job is done within seconds, and a flat 5 s would add up to 5 s to every one of
+ * them; a long job is polled at the interval after a handful of quick polls (the per-key
+ * request budget paces them when many jobs run at once).
+ */
+export function pollDelayMs(polls: number, intervalMs: number): number {
+  return Math.min(intervalMs, 250 * 2 ** Math.max(0, Math.min(polls - 1, 20)));
 }
 
 async function identifyOptions(opts: { voicesDir: string; threshold: number | null }, space: string): Promise<IdentifyOptions> {

@@ -28,6 +28,10 @@ export interface ActivityDeps {
   upload?: { transcription: UploadFormat; diarization: UploadFormat };
   /** DIARIZE_PROVIDER=openai: diarization by gpt-4o-transcribe-diarize requests. */
   openaiDiarizer?: () => OpenAIDiarizer;
+  /** Chunks per transcription lane a long file is cut into at least (CHUNKS_PER_LANE). */
+  chunksPerLane?: number;
+  /** Fixed part of each provider request's deadline (REQUEST_DEADLINE_BASE_SECONDS), ms. */
+  requestDeadlineBaseMs?: number;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -41,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
       ...(deps.cache ? { cache: deps.cache } : {}),
       ...(deps.services ? { service: deps.services.diarization } : {}),
       ...(deps.upload ? { upload: deps.upload.diarization, media: deps.media } : {}),
+      ...(deps.requestDeadlineBaseMs !== undefined ? { requestDeadlineBaseMs: deps.requestDeadlineBaseMs } : {}),
       ...(deps.openaiDiarizer ? { openaiDiarizer: deps.openaiDiarizer } : {}),
     }),
     ...makeTranscriptionActivities({

@@ -2,7 +2,7 @@
 // then stitch the chunks into one transcript with absolute times.
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
-import { chunkLimitFor, transcriptionChunks } from '../domain/chunk-plan';
+import { chunkLimitFor, DEFAULT_CHUNKS_PER_LANE, transcriptionChunks } from '../domain/chunk-plan';
 import type { ChunkSpan } from '../domain/pipeline';
 import type { ArtifactRef, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
@@ -15,6 +15,7 @@ import { cleanTranscript } from '../domain/transcript-cleanup';
 import { acceptsPrompt, combinePrompt, promptFrom } from '../domain/prompt';
 export { promptFrom } from '../domain/prompt';
 import { stitchChunks, type ChunkTranscript } from '../domain/stitch';
+import { requestDeadlineMs } from '../domain/deadlines';
 import { atBoundary } from './boundary';
 import { removeStaleTemporaryFiles, SILENCE_DETECTION, SILENCES_FILE } from './convert';
 
@@ -64,6 +65,10 @@ export function makeTranscriptionActivities(deps: {
   transcriptionUpload?: UploadFormat;
   /** Encodes compact uploads. */
   media?: MediaProcessor;
+  /** Chunks per lane a long file is cut into at least; default DEFAULT_CHUNKS_PER_LANE. */
+  chunksPerLane?: number;
+  /** Fixed part of each request's deadline; default DEFAULT_DEADLINE_BASE_MS. */
+  requestDeadlineBaseMs?: number;
 }) {
   const upload = deps.transcriptionUpload ?? { codec: 'wav', bitrateKbps: null };
   async function planTranscription(input: PlanTranscriptionInput): Promise<TranscriptionPlan> {
@@ -83,19 +88,44 @@ export function makeTranscriptionActivities(deps: {
           silences = (await hashWavFindingSilences(input.audio.path, SILENCE_DETECTION, signal)).silences;
         }
       }
-      const chunks = transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: input.lanes ?? 1 });
-      const ref = await deps.store.writeJson(path.join(input.interimDir, 'chunk-plan.json'), {
+      const planFile = path.join(input.interimDir, 'chunk-plan.json');
+      // An earlier attempt or run of this pipeline (perhaps by an earlier release, which planned
+      // differently) already paid for chunks of its plan: keep that plan, so they are reused.
+      const earlier = await earlierPlanWithPaidChunks(planFile, input.interimDir, wav.durationSeconds, limit);
+      const chunks = earlier ?? transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: input.lanes ?? 1, chunksPerLane: deps.chunksPerLane ?? DEFAULT_CHUNKS_PER_LANE });
+      const ref = await deps.store.writeJson(planFile, {
         duration: wav.durationSeconds,
+        audio_sha256: input.audio.sha256,
         max_chunk_seconds: limit,
         silences: silences.length,
         chunks,
+        ...(earlier ? { kept_from_earlier_plan: true } : {}),
       });
-      return { ref: { ...ref, metadata: { chunks: chunks.length, max_chunk_seconds: limit } }, chunks };
+      return { ref: { ...ref, metadata: { chunks: chunks.length, max_chunk_seconds: limit, ...(earlier ? { kept_from_earlier_plan: true } : {}) } }, chunks };
     });
   }
 
+  /**
+   * The chunks of the plan this pipeline's folder already holds, when at least one of them was
+   * transcribed (its chunk file names the same span) and the plan still fits the audio and the
+   * request limit; null otherwise.
+   */
+  async function earlierPlanWithPaidChunks(planFile: string, interimDir: string, duration: number, limit: number): Promise<ChunkSpan[] | null> {
+    const plan = await deps.store.readJson<{ duration?: number; chunks?: ChunkSpan[] }>(planFile).catch(() => null);
+    const chunks = plan?.chunks;
+    if (!chunks || chunks.length === 0 || plan.duration === undefined || Math.abs(plan.duration - duration) > 1e-6) return null;
+    const covers = chunks.every((c, i) => c.index === i && c.end > c.start && c.end - c.start <= limit + 1e-6 && (i === 0 ? c.start === 0 : c.start === chunks[i - 1]!.end));
+    if (!covers || Math.abs(chunks[chunks.length - 1]!.end - duration) > 1e-6) return null;
+    for (const c of chunks) {
+      const file = path.join(interimDir, 'chunks', `chunk-${String(c.index).padStart(4, '0')}.json`);
+      const done = await deps.store.readJson<{ chunk?: ChunkSpan }>(file).catch(() => null);
+      if (done?.chunk && done.chunk.start === c.start && done.chunk.end === c.end) return chunks.map((x) => ({ index: x.index, start: x.start, end: x.end }));
+    }
+    return null;
+  }
+
   async function transcribeChunk(input: TranscribeChunkInput): Promise<ArtifactRef> {
-    return atBoundary(async (beat) => {
+    return atBoundary(async (beat, live) => {
       const signal = Context.current().cancellationSignal;
       const wav = await readWavInfo(input.audio.path);
       const range = byteRangeFor(wav, input.chunk.start, input.chunk.end);
@@ -117,7 +147,13 @@ export function makeTranscriptionActivities(deps: {
       const sent = await chunkUpload(input, range, label, signal);
       let raw;
       try {
-        raw = await deps.transcriber().transcribe({ ...sent.request, model: input.model, language: input.language, prompt }, signal);
+        // A request that does not answer within what its audio and model allow is taken for
+        // hung: abandoned, and sent again by the next attempt (on whichever worker takes it).
+        const seconds = input.chunk.end - input.chunk.start;
+        const deadline = requestDeadlineMs({ provider: service.provider, model: input.model, audioSeconds: seconds, uploadBytes: sent.bytes, ...(deps.requestDeadlineBaseMs !== undefined ? { baseMs: deps.requestDeadlineBaseMs } : {}) });
+        raw = await live.request(`transcription of chunk ${input.chunk.index + 1}/${input.totalChunks}`, deadline, (s, watch) =>
+          deps.transcriber().transcribe({ ...sent.request, model: input.model, language: input.language, prompt }, s, watch), { queued: true },
+        );
       } finally {
         await sent.done();
       }

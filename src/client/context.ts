@@ -102,7 +102,13 @@ export function installQuietRuntime(dataDir: string): void {
   Runtime.install({
     logger: new DefaultLogger('INFO', (entry) => {
       const line = formatLogEntry(entry, 'text');
-      if (line) appendFileSync(file, `${line}\n`);
+      if (!line) return;
+      try {
+        appendFileSync(file, `${line}\n`);
+      } catch {
+        // A full disk (or a removed DATA_DIR) loses the log line, never the run: the run's
+        // own failure says what is wrong with DATA_DIR.
+      }
     }),
     // The SDK core's own lines (e.g. "Activity not found on completion" after a cancel) go to
     // the same file: printed to the console they would break into the CLI's output.

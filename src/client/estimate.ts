@@ -23,6 +23,8 @@ const QUICK = { check: 'size' } as const;
 export interface EstimateSettings {
   chunkMaxSeconds: number;
   lanes: number;
+  /** The workers' CHUNKS_PER_LANE (assumed to be this machine's). */
+  chunksPerLane: number;
   previousTextPrompt: boolean;
 }
 
@@ -83,7 +85,7 @@ export async function estimateFile(
     const wav = await readWavInfo(audio.path);
     const limit = chunkLimitFor(model, plannedUploadBytesPerSecond(config.upload.transcription, wav.bytesPerSecond), settings.chunkMaxSeconds);
     const silences = wav.durationSeconds > limit && converted?.files.silences ? ((await store.readJson<{ silences: { start: number; end: number }[] }>(converted.files.silences)).silences ?? []) : [];
-    const chunks = transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: settings.lanes });
+    const chunks = transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: settings.lanes, chunksPerLane: settings.chunksPerLane });
     out.reused.of_chunks = chunks.length;
     for (const { from, to } of laneRanges(chunks.length, settings.lanes)) {
       const user = acceptsPrompt(model) ? (f.options.prompt ?? null) : null;

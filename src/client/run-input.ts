@@ -41,6 +41,7 @@ export async function preparePipelineInput(
       chunkMaxSeconds: config.chunkMaxSeconds,
       transcribeConcurrency: config.transcribeConcurrency,
       heartbeatTimeoutSeconds: config.heartbeatTimeoutSeconds,
+      heartbeatTimeouts: config.heartbeatTimeouts,
       previousTextPrompt: config.previousTextPrompt,
     },
     searchAttributes: opts.searchAttributes,

@@ -145,16 +145,26 @@ export interface PlanBalancedChunksInput {
   maxChunkSeconds: number;
   /** How many chunks are transcribed at once; the plan gives every lane the same share. */
   lanes: number;
+  /**
+   * Chunks per lane a long recording is cut into at least, so that what is in flight at any
+   * moment (one chunk per lane) is at most about 1/chunksPerLane of the audio: what a worker
+   * lost mid-transcription has to send again. Default 1 (chunks as long as the limit allows).
+   */
+  chunksPerLane?: number;
   /** Chunks are not made shorter than this to fill lanes. Default 60 s. */
   minChunkSeconds?: number;
 }
 
+/** Default chunks per lane: at most an eighth of a long recording is in flight at once. */
+export const DEFAULT_CHUNKS_PER_LANE = 8;
+
 /**
- * A plan for parallel transcription: as many chunks as the limit requires, rounded up to a
- * multiple of the lanes so every lane gets the same amount of audio and all finish together
- * (12 chunks of 598 s and a 32 s tail on 8 lanes take two full rounds; 16 of 450 s take two
- * rounds of less). Each cut goes to the middle of the longest silence near its even share,
- * within what keeps both neighbours under the limit. Audio that fits in one request stays one.
+ * A plan for parallel transcription: as many chunks as the limit requires, and at least
+ * `lanes × chunksPerLane` when chunks of a minute or more allow it, rounded to a multiple of the
+ * lanes so every lane gets the same amount of audio and all finish together (two hours on 8
+ * lanes with 8 chunks per lane: 64 chunks of 112.5 s, so a crash re-sends at most 900 s). Each
+ * cut goes to the middle of the longest silence near its even share, within what keeps both
+ * neighbours under the limit. Audio that fits in one request stays one.
  */
 export function planBalancedChunks(input: PlanBalancedChunksInput): PlannedChunk[] {
   const { duration, maxChunkSeconds: max } = input;
@@ -163,8 +173,13 @@ export function planBalancedChunks(input: PlanBalancedChunksInput): PlannedChunk
   const needed = Math.ceil(duration / max - EPSILON);
   if (needed <= 1) return [{ index: 0, start: 0, end: duration, cutInSilence: false }];
   const lanes = Math.max(1, Math.floor(input.lanes));
+  const perLane = Math.max(1, Math.floor(input.chunksPerLane ?? 1));
   const minLen = Math.min(input.minChunkSeconds ?? 60, duration / needed);
-  const count = Math.max(needed, Math.min(lanes * Math.ceil(needed / lanes), Math.floor(duration / minLen + EPSILON)));
+  const wanted = lanes * Math.ceil(Math.max(needed, lanes * perLane) / lanes);
+  // As many minute-long chunks as fit, in whole rounds of the lanes when there are that many.
+  const fit = Math.floor(duration / minLen + EPSILON);
+  const cap = fit >= lanes ? lanes * Math.floor(fit / lanes) : fit;
+  const count = Math.max(needed, Math.min(wanted, cap));
   const share = duration / count;
   // How far a cut may move from its even share to find silence.
   const window = Math.min(30, share / 4);
@@ -206,8 +221,8 @@ export function chunkLimitFor(model: string, bytesPerSecond: number, maxChunkSec
 }
 
 /** The chunks transcription sends, as the plan activity makes them (and `speech run --estimate` predicts them). */
-export function transcriptionChunks(input: { duration: number; silences: Silence[]; limit: number; lanes: number }): { index: number; start: number; end: number }[] {
-  return planBalancedChunks({ duration: input.duration, silences: input.silences, maxChunkSeconds: input.limit, lanes: input.lanes }).map((c) => ({ index: c.index, start: c.start, end: c.end }));
+export function transcriptionChunks(input: { duration: number; silences: Silence[]; limit: number; lanes: number; chunksPerLane: number }): { index: number; start: number; end: number }[] {
+  return planBalancedChunks({ duration: input.duration, silences: input.silences, maxChunkSeconds: input.limit, lanes: input.lanes, chunksPerLane: input.chunksPerLane }).map((c) => ({ index: c.index, start: c.start, end: c.end }));
 }
 
 /**

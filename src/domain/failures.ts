@@ -6,8 +6,13 @@ export const Failure = {
   InvalidMedia: 'InvalidMedia',
   /** The input is media, but of a kind the pipeline cannot take (e.g. too long for the provider). */
   UnsupportedFormat: 'UnsupportedFormat',
-  /** The input file named on the command line does not exist or cannot be read. */
+  /** The input file named on the command line does not exist or cannot be read (removed or moved during the run, too). */
   InputMissing: 'InputMissing',
+  /**
+   * The input file is not the one the run was started for: its bytes (size, modification time
+   * or content) changed after `speech run` hashed it. Its results would mix two recordings.
+   */
+  InputChanged: 'InputChanged',
   /** A key or setting the stage needs is not configured on the worker. */
   ConfigMissing: 'ConfigMissing',
   /** The provider rejected the key (401/403). */
@@ -29,6 +34,12 @@ export const Failure = {
   ArtifactCorrupt: 'ArtifactCorrupt',
   /** An output file exists that this run did not write (another run's, or edited since): never replaced without --overwrite. */
   OutputExists: 'OutputExists',
+  /**
+   * A folder the run writes to (DATA_DIR or the output folder) has no space (ENOSPC) or no quota
+   * (EDQUOT) left. Not retried: a full disk does not empty itself within a retry's backoff, and
+   * the finished stages are kept for the run after space is freed.
+   */
+  DiskFull: 'DiskFull',
 } as const;
 export type FailureType = (typeof Failure)[keyof typeof Failure];
 
@@ -37,6 +48,7 @@ export const NON_RETRYABLE_FAILURES: FailureType[] = [
   Failure.InvalidMedia,
   Failure.UnsupportedFormat,
   Failure.InputMissing,
+  Failure.InputChanged,
   Failure.ConfigMissing,
   Failure.ProviderAuth,
   Failure.ProviderBadRequest,
@@ -45,4 +57,5 @@ export const NON_RETRYABLE_FAILURES: FailureType[] = [
   Failure.ArtifactMissing,
   Failure.ArtifactCorrupt,
   Failure.OutputExists,
+  Failure.DiskFull,
 ];

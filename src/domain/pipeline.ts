@@ -4,6 +4,7 @@ import type { ArtifactRef } from './types';
 import type { ExportFormat, RunStatus, StageName, StageStatus } from './stages';
 import type { PipelineOptions } from './options';
 import type { SubtitleOptions } from './formats/options';
+import type { ActivityGroupName } from './heartbeats';
 
 export interface ChunkSpan {
   index: number;
@@ -17,8 +18,10 @@ export interface RunSettings {
   chunkMaxSeconds: number;
   /** How many chunk transcriptions run at once. */
   transcribeConcurrency: number;
-  /** Heartbeat timeout for long activities; a dead worker is noticed after this. */
+  /** Heartbeat timeout of every activity, for runs started before per-group timeouts (and workers of that release). */
   heartbeatTimeoutSeconds: number;
+  /** Heartbeat timeout per activity group, seconds (domain/heartbeats.ts): how soon a dead worker is noticed. */
+  heartbeatTimeouts?: Partial<Record<ActivityGroupName, number>>;
   /** Prompt each chunk with the end of the previous chunk's text (where the model takes a prompt). */
   previousTextPrompt?: boolean;
 }

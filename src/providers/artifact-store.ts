@@ -1,10 +1,12 @@
 // The artifact store on a file system (local disk or a shared mount): atomic writes,
-// streamed sha256, verification of recorded references.
+// streamed sha256, verification of recorded references, and the one explanation of a full disk.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Failure } from '../domain/failures';
 import type { ArtifactRef } from '../domain/types';
+import { ProviderError } from './errors';
 
 export type ArtifactCheck = { ok: true } | { ok: false; problem: 'missing' | 'corrupt' | 'unreadable'; detail: string };
 
@@ -32,6 +34,73 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<{ 
   return { sha256: hash.digest('hex'), bytes };
 }
 
+/** ENOSPC (no space left on the device) or EDQUOT (the disk quota is used up). */
+export function isDiskFullError(err: unknown): boolean {
+  const code = err && typeof err === 'object' ? (err as NodeJS.ErrnoException).code : undefined;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+export interface DiskFullWrite {
+  /** The folder written to. */
+  dir: string;
+  /** What was being written, as the user knows it: a file name, or a list of them. */
+  writing: string;
+  /** Bytes the write needs; null when not known. */
+  needBytes: number | null;
+  /** An estimate rather than an exact size. */
+  about?: boolean;
+  /** The output folder (`--out`) rather than DATA_DIR: what to do differs. */
+  output?: boolean;
+}
+
+/**
+ * The DiskFull failure of a write that found no room (`cause`: its ENOSPC or EDQUOT, when there
+ * is one): one line naming the folder, what it needed and what is free there, and what to do.
+ * Called after the partial file is removed, so what it says is free is what is free.
+ */
+export async function diskFullError(w: DiskFullWrite, cause?: unknown): Promise<ProviderError> {
+  const fs = await statfs(w.dir).catch(() => null);
+  const free = fs ? Number(fs.bavail) * Number(fs.bsize) : null;
+  const need = w.needBytes !== null ? `${w.about ? 'about ' : ''}${formatBytes(w.needBytes)}` : null;
+  const what = w.output
+    ? 'Free some space there or choose another folder with --out DIR, then run the same command again: finished stages are kept.'
+    : 'Free some space on that disk (`speech cleanup --dry-run` lists what can go) or set DATA_DIR to a larger one, then run the same command again: finished stages are kept.';
+  const folder = w.output ? `the output folder ${w.dir}` : w.dir;
+  let head: string;
+  if (cause && (cause as NodeJS.ErrnoException).code === 'EDQUOT') {
+    head = `Disk quota exceeded in ${folder}: writing ${w.writing} needs ${need ?? 'more room'}, beyond this user's quota there`;
+  } else if (fs && Number(fs.ffree) === 0 && Number(fs.files) > 0 && (free === null || w.needBytes === null || free >= w.needBytes)) {
+    // Space left, but no file entries: what `df -i` shows, and what a user would not guess.
+    head = `No space left in ${folder}: its file system has no free inodes (file entries) for writing ${w.writing}${free !== null ? `, though ${formatBytes(free)} is free` : ''}`;
+  } else if (need !== null) {
+    head = `No space left in ${folder}: writing ${w.writing} needs ${need}${free !== null ? `, and ${formatBytes(free)} is free there` : ''}`;
+  } else {
+    head = `No space left in ${folder} for writing ${w.writing}${free !== null ? ` (${formatBytes(free)} is free there)` : ''}`;
+  }
+  return new ProviderError(Failure.DiskFull, `${head}. ${what}`);
+}
+
+/** 1536 → "1.5 KiB", in the units `df -h` and the CLI use. */
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+const TEMP_NAME = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/** The file a temporary path of `tempPathFor` stands for (`.converted.wav.12.ab12cd34.tmp` → `converted.wav`). */
+export function finalNameOf(tempFile: string): string {
+  const base = path.basename(tempFile);
+  return TEMP_NAME.exec(base)?.[1] ?? base;
+}
+
 export function createFsArtifactStore(): ArtifactStore {
   const tempPathFor = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 
@@ -39,20 +108,28 @@ export function createFsArtifactStore(): ArtifactStore {
     tempPathFor,
 
     async commit(tempFile, file) {
-      await rename(tempFile, file);
+      try {
+        await rename(tempFile, file);
+      } catch (err) {
+        if (isDiskFullError(err)) throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: null }, err);
+        throw err;
+      }
     },
 
     async writeAtomic(file, data) {
-      await mkdir(path.dirname(file), { recursive: true });
       const tmp = tempPathFor(file);
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
       try {
-        await writeFile(tmp, data);
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(tmp, buf);
         await rename(tmp, file);
       } catch (err) {
+        // The file under its final name is the earlier, complete one (or none): only the
+        // temporary is half-written, and it goes.
         await unlink(tmp).catch(() => undefined);
+        if (isDiskFullError(err)) throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: buf.length }, err);
         throw err;
       }
-      const buf = typeof data === 'string' ? Buffer.from(data) : data;
       return { path: file, sha256: createHash('sha256').update(buf).digest('hex'), bytes: buf.length };
     },
 

@@ -1,8 +1,11 @@
 // MediaProcessor on fluent-ffmpeg: probe and conversion to 16 kHz mono WAV.
 // Every ffmpeg child is killed when the caller's AbortSignal fires.
 import ffmpeg from 'fluent-ffmpeg';
-import { stat } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { Failure } from '../domain/failures';
+import { plannedUploadBytesPerSecond, type UploadFormat } from '../domain/upload-format';
+import { diskFullError, finalNameOf } from './artifact-store';
 import { ProviderError } from './errors';
 import type { ConvertProgress, MediaProcessor, ProbeResult } from './interfaces';
 
@@ -23,6 +26,15 @@ function explainFfmpegError(err: unknown, file: string): string {
   return `${file} (ffmpeg: ${reason})`;
 }
 
+/**
+ * ffmpeg's words for an output it could not write. It may say them and still exit 0 (a full
+ * disk met while writing the trailer, ffmpeg 5 and 6), leaving a cut-off file behind.
+ */
+const WRITE_FAILED = /Error writing trailer|Error closing file|av_interleaved_write_frame\(\)|No space left on device|Disk quota exceeded/i;
+const DISK_FULL = /No space left on device|Disk quota exceeded/i;
+/** 16 kHz mono 16-bit PCM, what conversion writes. */
+const WAV_BYTES_PER_SECOND = 32_000;
+
 export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
   const command = (input: string) => {
     const c = ffmpeg(input);
@@ -36,8 +48,8 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
    * ffmpeg is gone (or killed as soon as it starts, when the abort came first), so the caller
    * may remove its output files without ffmpeg writing them again.
    */
-  const run = (c: ffmpeg.FfmpegCommand, signal: AbortSignal | undefined): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
+  const run = (c: ffmpeg.FfmpegCommand, signal: AbortSignal | undefined): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
       const abortReason = () => signal?.reason ?? new Error('aborted');
       if (signal?.aborted) return reject(abortReason());
       let started = false;
@@ -55,16 +67,25 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
         signal?.removeEventListener('abort', onAbort);
         reject(aborted ? abortReason() : new Error(`${err.message}\n${stderr ?? ''}`));
       });
-      c.on('end', () => {
+      c.on('end', (_stdout: string | null, stderr: string | null) => {
         signal?.removeEventListener('abort', onAbort);
         if (aborted) reject(abortReason());
-        else resolve();
+        else resolve(stderr ?? '');
       });
       c.run();
     });
 
-  /** Runs a command with progress reported as seconds done; a failure (not an abort) becomes InvalidMedia with `explain`'s words. */
-  const runReporting = async (c: ffmpeg.FfmpegCommand, opts: { signal?: AbortSignal; onProgress?: (p: ConvertProgress) => void }, explain: (err: unknown) => string) => {
+  /**
+   * Runs a command writing `output`, with progress reported as seconds done. A failure (not an
+   * abort) becomes InvalidMedia with `explain`'s words; an output ffmpeg could not write (a
+   * full disk) is removed and reported as such, whatever ffmpeg's exit code.
+   */
+  const runReporting = async (
+    c: ffmpeg.FfmpegCommand,
+    output: string,
+    opts: { signal?: AbortSignal; onProgress?: (p: ConvertProgress) => void; seconds?: number; format: UploadFormat },
+    explain: (err: unknown) => string,
+  ) => {
     if (opts.onProgress) {
       const onProgress = opts.onProgress;
       c.on('progress', (p: { timemark?: string }) => {
@@ -72,12 +93,32 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
         if (seconds !== null) onProgress({ seconds } satisfies ConvertProgress);
       });
     }
+    // The input's length, for what a full disk would have needed.
+    let inputSeconds: number | null = opts.seconds ?? null;
+    c.on('codecData', (d: { duration?: string }) => (inputSeconds ??= parseTimemark(d.duration)));
+    let stderr: string;
     try {
-      await run(c, opts.signal);
+      stderr = await run(c, opts.signal);
     } catch (err) {
       if (opts.signal?.aborted) throw err;
+      const text = err instanceof Error ? err.message : String(err);
+      if (DISK_FULL.test(text)) throw await outputFailed(output, text, inputSeconds, opts.format);
       throw new ProviderError(Failure.InvalidMedia, explain(err));
     }
+    if (WRITE_FAILED.test(stderr)) throw await outputFailed(output, stderr, inputSeconds, opts.format);
+  };
+
+  /** The output is cut off: it goes, and the failure says why (a full disk: where, and how much it needs). */
+  const outputFailed = async (output: string, stderr: string, seconds: number | null, format: UploadFormat): Promise<Error> => {
+    await unlink(output).catch(() => undefined);
+    if (DISK_FULL.test(stderr)) {
+      const needBytes = seconds !== null ? Math.ceil(seconds * plannedUploadBytesPerSecond(format, WAV_BYTES_PER_SECOND)) + 44 : null;
+      const cause = Object.assign(new Error('ffmpeg'), { code: /Disk quota exceeded/i.test(stderr) ? 'EDQUOT' : 'ENOSPC' });
+      return diskFullError({ dir: path.dirname(output), writing: finalNameOf(output), needBytes, about: true }, cause);
+    }
+    const line = stderr.split('\n').map((l) => l.trim()).find((l) => WRITE_FAILED.test(l)) ?? 'write error';
+    // Not the input's fault, and maybe passing (an I/O error of a network mount): retried.
+    return new Error(`ffmpeg could not write ${output}: ${line}`);
   };
 
   return {
@@ -115,7 +156,7 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
         .audioCodec('pcm_s16le')
         .format('wav')
         .output(output);
-      await runReporting(c, opts, (err) => `The audio could not be decoded: ${explainFfmpegError(err, input)}`);
+      await runReporting(c, output, { ...opts, format: { codec: 'wav', bitrateKbps: null } }, (err) => `The audio could not be decoded: ${explainFfmpegError(err, input)}`);
     },
 
     async encodeUpload(wav, output, opts) {
@@ -130,7 +171,7 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
       else if (f.codec === 'opus') c.audioCodec('libopus').audioBitrate(`${f.bitrateKbps ?? 32}k`).outputOptions(['-application', 'voip']).format('ogg');
       else c.audioCodec('libmp3lame').audioBitrate(`${f.bitrateKbps ?? 48}k`).format('mp3');
       c.output(output);
-      await runReporting(c, opts, (err) => `The audio could not be encoded for upload (${f.codec}): ${explainFfmpegError(err, wav)}`);
+      await runReporting(c, output, { ...opts, format: f, ...(opts.span ? { seconds: opts.span.end - opts.span.start } : {}) }, (err) => `The audio could not be encoded for upload (${f.codec}): ${explainFfmpegError(err, wav)}`);
       return { bytes: (await stat(output)).size };
     },
   };

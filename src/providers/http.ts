@@ -49,7 +49,7 @@ export const streamingFetch: typeof fetch = async (input, init) => {
 };
 
 /** PUT a file to a URL (a presigned upload) with its exact Content-Length, streamed from disk. */
-export async function putFile(url: string, file: string, opts: { signal?: AbortSignal; contentType?: string } = {}): Promise<Response> {
+export async function putFile(url: string, file: string, opts: { signal?: AbortSignal; contentType?: string; onProgress?: (bytes: number) => void } = {}): Promise<Response> {
   const target = new URL(url);
   const { size } = await stat(file);
   return new Promise<Response>((resolve, reject) => {
@@ -59,7 +59,13 @@ export async function putFile(url: string, file: string, opts: { signal?: AbortS
       (res) => resolve(toResponse(res)),
     );
     req.on('error', reject);
-    pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), req).catch((err: unknown) => {
+    const source = createReadStream(file, { highWaterMark: 1 << 20 });
+    if (opts.onProgress) {
+      let sent = 0;
+      const report = opts.onProgress;
+      source.on('data', (piece) => report((sent += piece.length)));
+    }
+    pipeline(source, req).catch((err: unknown) => {
       req.destroy(err instanceof Error ? err : new Error(String(err)));
       reject(err);
     });

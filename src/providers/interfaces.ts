@@ -81,9 +81,20 @@ export interface DiarizationJob {
   error?: string;
 }
 
+/**
+ * What a request tells its caller so a slow request can be told from a hung one
+ * (activities/boundary.ts, `Live.request`).
+ */
+export interface RequestWatch {
+  /** The request left any local queue and is being sent: its deadline counts from now. */
+  sending?(): void;
+  /** Bytes of the request moved. */
+  progress?(): void;
+}
+
 export interface Diarizer {
   /** Makes the audio reachable by the service and returns the URL to diarize (e.g. media://…). */
-  upload(file: string, mediaKey: string, signal?: AbortSignal): Promise<string>;
+  upload(file: string, mediaKey: string, signal?: AbortSignal, watch?: RequestWatch): Promise<string>;
   /** Starts a diarization job, or with `identify` an identification job (diarization plus voiceprint matching). */
   submit(mediaUrl: string, hints: DiarizationHints, signal?: AbortSignal, identify?: IdentifyOptions): Promise<{ jobId: string }>;
   /** Starts a voiceprint job on a single-speaker clip of at most 30 s; poll it for `voiceprint`. */
@@ -115,5 +126,5 @@ export interface TranscribeResult extends Transcript {
 }
 
 export interface Transcriber {
-  transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<TranscribeResult>;
+  transcribe(req: TranscribeRequest, signal?: AbortSignal, watch?: RequestWatch): Promise<TranscribeResult>;
 }

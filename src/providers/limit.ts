@@ -40,13 +40,13 @@ export class Semaphore {
 
 export function limitTranscriber(inner: Transcriber, limit: number): Transcriber {
   const gate = new Semaphore(limit);
-  return { transcribe: (req, signal) => gate.run(() => inner.transcribe(req, signal), signal) };
+  return { transcribe: (req, signal, watch) => gate.run(() => inner.transcribe(req, signal, watch), signal) };
 }
 
 export function limitDiarizer(inner: Diarizer, limit: number): Diarizer {
   const gate = new Semaphore(limit);
   return {
-    upload: (file, key, signal) => gate.run(() => inner.upload(file, key, signal), signal),
+    upload: (file, key, signal, watch) => gate.run(() => inner.upload(file, key, signal, watch), signal),
     submit: (url, hints, signal, identify) => gate.run(() => inner.submit(url, hints, signal, identify), signal),
     submitVoiceprint: (url, signal) => gate.run(() => inner.submitVoiceprint(url, signal), signal),
     poll: (jobId, signal) => gate.run(() => inner.poll(jobId, signal), signal),

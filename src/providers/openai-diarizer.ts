@@ -14,6 +14,7 @@ import { SILENCE_DETECTION } from '../domain/conversion';
 import { Failure } from '../domain/failures';
 import { ProviderError } from './errors';
 import { streamingFetch } from './http';
+import { requestDeadlineMs } from '../domain/deadlines';
 import { postTranscription } from './openai-transcriber';
 import { type WavInfo, byteRangeFor, hashWavFindingSilences, readWavInfo, wavHeader } from './wav';
 
@@ -138,6 +139,9 @@ export function createOpenAIDiarizer(opts: OpenAIDiarizeOptions): OpenAIDiarizer
       fields,
       { fileName, contentType: 'audio/wav', content: [wavHeader(info, range.endByte - range.startByte), { path: file, start: range.startByte, end: range.endByte }] },
       signal,
+      undefined,
+      // Unless set for the client, each piece's deadline follows its size (domain/deadlines.ts).
+      opts.timeoutMs ?? requestDeadlineMs({ provider: 'openai', model, audioSeconds: piece.end - piece.start, uploadBytes: range.endByte - range.startByte }),
     );
     const parsed = ResponseSchema.safeParse(raw);
     if (!parsed.success) {

@@ -7,7 +7,7 @@ import { Failure } from '../domain/failures';
 import type { Word } from '../domain/types';
 import { ProviderError, requestIdNote, retryHints } from './errors';
 import { streamingFetch } from './http';
-import type { TranscribeRequest, TranscribeResult, Transcriber, TranscriptionUsage } from './interfaces';
+import type { RequestWatch, TranscribeRequest, TranscribeResult, Transcriber, TranscriptionUsage } from './interfaces';
 import { type FileRange, multipartBody } from './multipart';
 import { readWavInfo, wavHeader } from './wav';
 
@@ -55,7 +55,7 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
   const client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, maxRetries: 0, timeout: opts.timeoutMs ?? 10 * 60_000, fetch: streamingFetch });
 
   return {
-    async transcribe(req: TranscribeRequest, signal?: AbortSignal): Promise<TranscribeResult> {
+    async transcribe(req: TranscribeRequest, signal?: AbortSignal, watch?: RequestWatch): Promise<TranscribeResult> {
       const withTimestamps = TIMESTAMP_MODELS.test(req.model);
       // The fields `client.audio.transcriptions.create` would send, with the file part
       // streamed from disk by our own encoder (see multipart.ts); the request itself, its
@@ -67,7 +67,7 @@ export function createOpenAITranscriber(opts: OpenAITranscriberOptions): Transcr
       if (/diarize/i.test(req.model)) fields.push(['chunking_strategy', 'auto']);
       if (req.language) fields.push(['language', req.language]);
       if (req.prompt) fields.push(['prompt', req.prompt]);
-      const raw = await postTranscription(client, fields, { fileName: req.fileName, contentType: contentTypeOf(req.fileName), content: await fileContent(req) }, signal);
+      const raw = await postTranscription(client, fields, { fileName: req.fileName, contentType: contentTypeOf(req.fileName), content: await fileContent(req) }, signal, watch);
       const parsed = ResponseSchema.safeParse(typeof raw === 'string' ? { text: raw } : raw);
       if (!parsed.success) {
         throw new ProviderError(Failure.ProviderProtocol, `The transcription service answered in an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`, {
@@ -107,17 +107,30 @@ export async function postTranscription(
   fields: [string, string][],
   file: { fileName: string; contentType: string; content: (Buffer | FileRange)[] },
   signal: AbortSignal | undefined,
+  watch?: RequestWatch,
+  /** This request's own deadline (the client's default otherwise). */
+  timeoutMs?: number,
 ): Promise<unknown> {
   const upload = multipartBody(fields, { name: 'file', ...file });
+  watch?.sending?.();
   try {
     return await client.post('/audio/transcriptions', {
-      body: upload.body,
+      body: watch?.progress ? reporting(upload.body, watch.progress) : upload.body,
       headers: { 'Content-Type': upload.contentType, 'Content-Length': String(upload.length) },
       signal,
       maxRetries: 0,
+      ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
     });
   } catch (err) {
     throw classifyOpenAIError(err, signal);
+  }
+}
+
+/** The body's pieces as they are produced, telling `progress` of each. */
+async function* reporting(body: AsyncIterable<Buffer>, progress: () => void): AsyncGenerator<Buffer> {
+  for await (const piece of body) {
+    progress();
+    yield piece;
   }
 }
 

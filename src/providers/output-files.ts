@@ -12,7 +12,7 @@ import { withNames } from '../domain/speakers';
 import type { ExportFormat } from '../domain/stages';
 import type { ArtifactRef, MergedTranscript } from '../domain/types';
 import type { ArtifactStore } from './artifact-store';
-import { sha256File } from './artifact-store';
+import { diskFullError, isDiskFullError, sha256File } from './artifact-store';
 import { ProviderError } from './errors';
 import { readSpeakerNames } from './speaker-names';
 
@@ -68,7 +68,8 @@ export function outputExists(reason: string): ProviderError {
 /**
  * Writes one output atomically, without replacing a file it may not replace. A new file is
  * linked into place (which fails if another writer got there first), an allowed replacement
- * is renamed over the old one.
+ * is renamed over the old one. A full disk fails the temporary file only: the file under the
+ * final name stays as it was (or absent), and the temporary is removed.
  */
 export async function writeOutput(store: ArtifactStore, file: string, data: string | Buffer, opts: { owned: Map<string, string>; overwrite: boolean }): Promise<ArtifactRef> {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
@@ -77,9 +78,9 @@ export async function writeOutput(store: ArtifactStore, file: string, data: stri
   const check = await checkOutput(file, { ...opts, sha256 });
   if (!check.ok) throw outputExists(check.reason);
   if (check.existing === 'identical') return ref;
-  await mkdir(path.dirname(file), { recursive: true });
   const tmp = store.tempPathFor(file);
   try {
+    await mkdir(path.dirname(file), { recursive: true });
     await writeFile(tmp, bytes);
     if (check.existing === 'none') {
       try {
@@ -100,6 +101,10 @@ export async function writeOutput(store: ArtifactStore, file: string, data: stri
     } else {
       await rename(tmp, file);
     }
+  } catch (err) {
+    if (!isDiskFullError(err)) throw err;
+    await unlink(tmp).catch(() => undefined);
+    throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: bytes.length, output: true }, err);
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -131,15 +136,38 @@ export async function writeExports(store: ArtifactStore, req: ExportRequest): Pr
   for (const r of req.alsoOwned ?? []) if (!owned.has(r.path)) owned.set(r.path, r.sha256);
   const merged = withNames(stored, names);
   const options = renderOptions(req.render);
+  // Rendered first, so that a full disk can be told what all of them still need.
+  const rendered: { format: ExportFormat; file: string; data: string | Buffer }[] = [];
+  for (const format of req.formats) {
+    rendered.push({ format, file: path.join(req.outDir, `${req.baseName}.${FORMAT_EXTENSIONS[format]}`), data: await renderExport(format, merged, options) });
+  }
   const refs: ArtifactRef[] = [];
+  let failed = false;
   try {
-    for (const format of req.formats) {
-      const file = path.join(req.outDir, `${req.baseName}.${FORMAT_EXTENSIONS[format]}`);
-      const ref = await writeOutput(store, file, await renderExport(format, merged, options), { owned, overwrite: req.overwrite });
-      refs.push({ ...ref, metadata: { format } });
+    for (const [i, r] of rendered.entries()) {
+      try {
+        const ref = await writeOutput(store, r.file, r.data, { owned, overwrite: req.overwrite });
+        refs.push({ ...ref, metadata: { format: r.format } });
+      } catch (err) {
+        if (!(err instanceof ProviderError && err.type === Failure.DiskFull)) throw err;
+        // What still needs room: this file and the later ones not already there as they are.
+        const left = [rendered[i]!];
+        for (const x of rendered.slice(i + 1)) if ((await currentSha(x.file).catch(() => null)) !== createHash('sha256').update(x.data).digest('hex')) left.push(x);
+        const needBytes = left.reduce((n, x) => n + Buffer.byteLength(x.data), 0);
+        throw await diskFullError({ dir: req.outDir, writing: left.map((x) => path.basename(x.file)).join(', '), needBytes, output: true });
+      }
     }
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
-    if (refs.length > 0) await recordOutputs(store, interimDir, refs);
+    if (refs.length > 0) {
+      // What was written is this run's, even when a later format failed; a failure of this
+      // bookkeeping (a full DATA_DIR) does not hide the run's own error.
+      const recording = recordOutputs(store, interimDir, refs);
+      if (failed) await recording.catch(() => undefined);
+      else await recording;
+    }
   }
   return refs;
 }

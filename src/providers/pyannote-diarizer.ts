@@ -6,7 +6,8 @@ import { Failure } from '../domain/failures';
 import { ProviderError, requestIdNote, retryHints } from './errors';
 import { putFile } from './http';
 import { budgetFor } from './rate-budget';
-import type { DiarizationHints, DiarizationJob, Diarizer, IdentifyOptions, SpeakerMatch } from './interfaces';
+import { API_CALL_DEADLINE_MS } from '../domain/deadlines';
+import type { DiarizationHints, DiarizationJob, Diarizer, IdentifyOptions, RequestWatch, SpeakerMatch } from './interfaces';
 
 const TurnSchema = z.object({ speaker: z.string(), start: z.coerce.number(), end: z.coerce.number() });
 /** identification[]: a diarization turn with the voiceprint label it was given (`speaker` is that label when matched). */
@@ -57,7 +58,8 @@ const RATE_LIMIT_RETRIES = 5;
 
 export function createPyannoteDiarizer(opts: PyannoteOptions): Diarizer {
   const base = opts.baseUrl.replace(/\/+$/, '');
-  const timeoutMs = opts.requestTimeoutMs ?? 60_000;
+  // A JSON call that does not answer within this is taken for hung, aborted and retried.
+  const timeoutMs = opts.requestTimeoutMs ?? API_CALL_DEADLINE_MS;
 
   const budget = opts.requestsPerMinute === null ? null : budgetFor(opts.apiKey, opts.requestsPerMinute ?? 80, opts.rateWindowMs ?? 60_000);
 
@@ -94,12 +96,13 @@ export function createPyannoteDiarizer(opts: PyannoteOptions): Diarizer {
   }
 
   return {
-    async upload(file, mediaKey, signal) {
+    async upload(file, mediaKey, signal, watch?: RequestWatch) {
       const input = z.object({ url: z.string().url() }).parse(await call('POST', '/v1/media/input', { url: mediaKey }, signal));
       // The presigned URL carries its own authorisation; sending ours there would leak the key.
       let put: Response;
       try {
-        put = await putFile(input.url, file, { signal: withTimeout(signal, Math.max(timeoutMs, 30 * 60_000)) });
+        watch?.sending?.();
+        put = await putFile(input.url, file, { signal: withTimeout(signal, Math.max(timeoutMs, 30 * 60_000)), ...(watch?.progress ? { onProgress: watch.progress } : {}) });
       } catch (err) {
         if (signal?.aborted) throw err;
         throw new ProviderError(Failure.ProviderUnavailable, `Could not upload the audio to pyannote.ai's media store: ${(err as Error).message}`, { provider: 'pyannote' });

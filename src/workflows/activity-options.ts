@@ -1,9 +1,11 @@
 // The activity option groups of the pipeline, named per stage: how long each may take and how
-// often it is tried. Heartbeat timeouts come from the run's settings. Changing a timeout or a
-// retry count changes no command, so it needs no patch; scheduling another activity does.
+// often it is tried. Heartbeat timeouts come from the run's settings, per group (defaults in
+// domain/heartbeats.ts). Changing a timeout or a retry count changes no command, so it needs no
+// patch; scheduling another activity does.
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_FAILURES } from '../domain/failures';
+import type { ActivityGroupName } from '../domain/heartbeats';
 
 interface Group {
   startToCloseTimeout: ActivityOptions['startToCloseTimeout'];
@@ -23,7 +25,7 @@ export const ACTIVITY_GROUPS = {
   transcriptionChunk: { startToCloseTimeout: '20m', maximumAttempts: 10 },
   /** Merge and export work on local files only. */
   mergeExport: { startToCloseTimeout: '10m', maximumAttempts: 10 },
-} as const satisfies Record<string, Group>;
+} as const satisfies Record<ActivityGroupName, Group>;
 
 export type ActivityGroup = keyof typeof ACTIVITY_GROUPS;
 

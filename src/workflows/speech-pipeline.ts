@@ -11,7 +11,7 @@ import { STAGES, type StageName } from '../domain/stages';
 import { formatClock } from '../domain/timecode';
 import type { ArtifactRef } from '../domain/types';
 import { laneRanges } from '../domain/chunk-plan';
-import { stageActivities } from './activity-options';
+import { stageActivities, type ActivityGroup } from './activity-options';
 import { PipelineStageAttribute, progressQuery } from './messages';
 import { PATCHES } from './patches';
 import { describeFailure, emptyStage, percentOf, updateDetails } from './progress';
@@ -30,8 +30,9 @@ export interface SpeechPipelineResult {
 }
 
 export async function speechPipeline(input: SpeechPipelineInput): Promise<SpeechPipelineResult> {
-  const hb = input.settings.heartbeatTimeoutSeconds * 1000;
-  const { recordState, verifyArtifacts } = stageActivities('bookkeeping', hb);
+  // Each group's heartbeat timeout; runs started before per-group timeouts have one for all.
+  const hb = (group: ActivityGroup) => (input.settings.heartbeatTimeouts?.[group] ?? input.settings.heartbeatTimeoutSeconds) * 1000;
+  const { recordState, verifyArtifacts } = stageActivities('bookkeeping', hb('bookkeeping'));
   const name = baseName(input.inputFile);
   const state = initialState(input);
   setHandler(progressQuery, (): ProgressSnapshot => ({ ...state, percent: percentOf(state) }));
@@ -62,14 +63,14 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     const userPrompt = patched(PATCHES.userPrompt) && input.options.prompt ? { prompt: input.options.prompt } : {};
     const prior = await verifiedPrior(input, verifyArtifacts, log);
 
-    const { convertAudio } = stageActivities('conversion', hb, `convert ${name} to 16 kHz mono WAV`);
+    const { convertAudio } = stageActivities('conversion', hb('conversion'), `convert ${name} to 16 kHz mono WAV`);
     const audio = await runStage('audio_conversion', prior.audio_conversion, () =>
       convertAudio({ inputFile: input.inputFile, inputSha256: input.inputSha256, interimDir: input.interimDir, ...cache }),
     );
     state.audioSeconds = numberMeta(audio, 'duration_s');
 
     const diarization = runStage('diarization', prior.diarization, () => {
-      const { diarizeAudio } = stageActivities('diarization', hb, `diarize ${formatClock(state.audioSeconds ?? 0)} of audio`);
+      const { diarizeAudio } = stageActivities('diarization', hb('diarization'), `diarize ${formatClock(state.audioSeconds ?? 0)} of audio`);
       const { numSpeakers, minSpeakers, maxSpeakers } = input.options;
       const identify = outputOptions && input.identify ? { identify: input.identify } : {};
       return diarizeAudio({ pipelineId: input.pipelineId, audio, hints: { numSpeakers, minSpeakers, maxSpeakers }, interimDir: input.interimDir, ...identify, ...cache });
@@ -81,7 +82,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
     if (d.status === 'rejected') throw d.reason;
     if (t.status === 'rejected') throw t.reason;
 
-    const { mergeTranscript, exportTranscript } = stageActivities('mergeExport', hb);
+    const { mergeTranscript, exportTranscript } = stageActivities('mergeExport', hb('mergeExport'));
     const merged = await runStage('merge', prior.merge, () => mergeTranscript({ diarization: d.value, transcript: t.value, interimDir: input.interimDir, source: name }));
     const outputs = await runStage('export', undefined, () =>
       exportTranscript({
@@ -132,7 +133,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
 
   /** Plans chunks at silences, transcribes them with bounded concurrency, stitches them. */
   async function transcribeAll(audio: ArtifactRef, chunkExtras: { reuseCached?: boolean; prompt?: string }): Promise<ArtifactRef> {
-    const { planTranscription } = stageActivities('transcriptionPlan', hb, 'plan transcription chunks at silences');
+    const { planTranscription } = stageActivities('transcriptionPlan', hb('transcriptionPlan'), 'plan transcription chunks at silences');
     const plan = await planTranscription({
       audio,
       interimDir: input.interimDir,
@@ -156,7 +157,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
           state.chunks.done += 1;
           continue;
         }
-        const { transcribeChunk } = stageActivities('transcriptionChunk', hb, `transcribe chunk ${chunk.index + 1}/${plan.chunks.length} (${formatClock(chunk.start)}–${formatClock(chunk.end)})`);
+        const { transcribeChunk } = stageActivities('transcriptionChunk', hb('transcriptionChunk'), `transcribe chunk ${chunk.index + 1}/${plan.chunks.length} (${formatClock(chunk.start)}–${formatClock(chunk.end)})`);
         state.chunks.inFlight.push(chunk.index);
         updateDetails(state);
         try {
@@ -178,7 +179,7 @@ export async function speechPipeline(input: SpeechPipelineInput): Promise<Speech
       }
     };
     await Promise.all(laneRanges(plan.chunks.length, input.settings.transcribeConcurrency).map(lane));
-    const { assembleTranscript } = stageActivities('transcriptionPlan', hb, `stitch ${plan.chunks.length} chunk transcript${plan.chunks.length === 1 ? '' : 's'} into one`);
+    const { assembleTranscript } = stageActivities('transcriptionPlan', hb('transcriptionPlan'), `stitch ${plan.chunks.length} chunk transcript${plan.chunks.length === 1 ? '' : 's'} into one`);
     return assembleTranscript({ chunks: results, interimDir: input.interimDir, duration: state.audioSeconds ?? 0 });
   }
 }

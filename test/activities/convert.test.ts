@@ -2,7 +2,7 @@
 // ffmpeg itself, and the bad inputs that must fail at once with a plain reason.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { makeConvertAudio } from '../../src/activities/convert';
@@ -147,12 +147,136 @@ describe('convertAudio activity (real ffmpeg)', function () {
     await expectInvalid(cut, /truncated/);
   });
 
-  it('refuses an input that changed since the run started', async () => {
-    const src = path.join(dir, 'a.flac');
-    await assert.rejects(
-      mockActivityEnv().run(convertAudio, { inputFile: src, inputSha256: '0'.repeat(64), interimDir: path.join(dir, 'changed') }),
-      (err: unknown) => err instanceof ApplicationFailure && err.type === 'InputMissing' && /changed since the run started/.test(err.message),
-    );
+  describe('an input that is not the file the run was started for', () => {
+    let source: string;
+    before(() => {
+      source = path.join(dir, 'recorded.flac');
+      ffmpeg([...tone(), '-filter_complex', 'amix=inputs=2', '-c:a', 'flac', source]);
+    });
+    /** A copy of the recording, with DATA_DIR-like folders, with the state record the run wrote for it. */
+    async function startedRun(name: string) {
+      const data = path.join(dir, `data-${name}`);
+      const file = path.join(dir, `${name}.flac`);
+      await copyFile(source, file);
+      const { sha256, bytes } = await sha256File(file);
+      const id = `speech-${name}-0123456789ab`;
+      await mkdir(path.join(data, 'checkpoints'), { recursive: true });
+      await writeFile(path.join(data, 'checkpoints', `${id}_state.json`), JSON.stringify({ pipeline_id: id, input_sha256: sha256, input_bytes: bytes }));
+      const interimDir = path.join(data, 'interim', id);
+      return { file, sha256, bytes, interimDir, input: { inputFile: file, inputSha256: sha256, interimDir } };
+    }
+    const failsWith = (type: string, re: RegExp) => (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.type, type, err.message);
+      assert.equal(err.nonRetryable, true);
+      assert.doesNotMatch(err.message, /\n/);
+      assert.match(err.message, re);
+      return true;
+    };
+    const nothingKept = async (interimDir: string) => assert.deepEqual(await readdir(interimDir).catch(() => []), []);
+    const sha12 = (s: string) => s.slice(0, 12);
+
+    it('changed content and size: says size, modification time and content, and converts nothing', async () => {
+      const r = await startedRun('grown');
+      const original = await readFile(r.file);
+      await writeFile(r.file, Buffer.concat([original, Buffer.alloc(1000)]));
+      const now = await sha256File(r.file);
+      await assert.rejects(
+        mockActivityEnv().run(convertAudio, r.input),
+        failsWith(
+          'InputChanged',
+          new RegExp(
+            `^${escapeRe(r.file)} changed since the run started: size ${r.bytes.toLocaleString('en-US')} bytes → ${(r.bytes + 1000).toLocaleString('en-US')} bytes, modified at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, content differs \\(sha256 ${sha12(now.sha256)}…, the run was started for ${sha12(r.sha256)}…\\)\\. Nothing of the new content was used; \`speech run\` on the file as it is now starts a new run for it\\.$`,
+          ),
+        ),
+      );
+      await nothingKept(r.interimDir);
+    });
+
+    it('same size, other bytes: says the content changed at the same size', async () => {
+      const r = await startedRun('flipped');
+      const bytes = await readFile(r.file);
+      bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
+      await writeFile(r.file, bytes);
+      await assert.rejects(mockActivityEnv().run(convertAudio, r.input), failsWith('InputChanged', new RegExp(`changed since the run started: same size \\(${r.bytes.toLocaleString('en-US')} bytes\\), modified at .*, content differs`)));
+      await nothingKept(r.interimDir);
+    });
+
+    it('emptied: a change, not "empty file"', async () => {
+      const r = await startedRun('emptied');
+      await writeFile(r.file, '');
+      await assert.rejects(mockActivityEnv().run(convertAudio, r.input), failsWith('InputChanged', /size [\d,]+ bytes → 0 bytes/));
+    });
+
+    it('removed: InputMissing, saying so', async () => {
+      const r = await startedRun('removed');
+      await rm(r.file);
+      await assert.rejects(
+        mockActivityEnv().run(convertAudio, r.input),
+        failsWith('InputMissing', new RegExp(`^${escapeRe(r.file)} is missing: it was removed or moved after the run started \\(or this worker does not see that path\\); nothing was converted\\.`)),
+      );
+      await nothingKept(r.interimDir);
+    });
+
+    // The input's sha256 is taken while ffmpeg reads it: a change after the hash finished but
+    // before ffmpeg read the file would pass the hash check with new audio. The file's looks
+    // before and after give it away.
+    const changingUnderFfmpeg = (change: (file: string) => Promise<void>) => {
+      const real = createFfmpegProcessor();
+      return makeConvertAudio({
+        store,
+        media: {
+          ...real,
+          async toWav16kMono(input, output, opts) {
+            // Long after a 3-second FLAC is hashed.
+            await new Promise((r) => setTimeout(r, 300));
+            await change(input);
+            return real.toWav16kMono(input, output, opts);
+          },
+        },
+      });
+    };
+
+    it('changed while ffmpeg reads it (after it was hashed): nothing of the conversion is kept', async () => {
+      const r = await startedRun('swapped');
+      const other = path.join(dir, 'swapped-other.flac');
+      ffmpeg([...tone(2), '-filter_complex', 'amix=inputs=2', '-c:a', 'flac', other]);
+      const convert = changingUnderFfmpeg(async (file) => writeFile(file, await readFile(other)));
+      await assert.rejects(
+        mockActivityEnv().run(convert, r.input),
+        failsWith('InputChanged', new RegExp(`^${escapeRe(r.file)} changed while it was being converted \\(size [\\d,]+ bytes → [\\d,]+ bytes, modified at [^)]+\\); the conversion may have read some of the new content, so nothing of it was kept\\.`)),
+      );
+      await nothingKept(r.interimDir);
+    });
+
+    it('rewritten in place with its size and modification time put back: still caught', async () => {
+      const r = await startedRun('touched');
+      const convert = changingUnderFfmpeg(async (file) => {
+        // touch -r keeps the nanoseconds, as cp -p and rsync -t do.
+        const ref = `${file}.times`;
+        await writeFile(ref, '');
+        spawnSync('touch', ['-r', file, ref]);
+        const bytes = await readFile(file);
+        bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
+        await writeFile(file, bytes);
+        spawnSync('touch', ['-r', ref, file]);
+        const [a, b] = await Promise.all([stat(file), stat(ref)]);
+        assert.equal(a.mtimeMs, b.mtimeMs);
+      });
+      await assert.rejects(mockActivityEnv().run(convert, r.input), failsWith('InputChanged', /changed while it was being converted \(written to at .*, with its size and modification time kept\)/));
+      await nothingKept(r.interimDir);
+    });
+
+    it('replaced after it was converted: the run keeps the conversion of the recorded bytes', async () => {
+      const r = await startedRun('later');
+      const ref = await mockActivityEnv().run(convertAudio, r.input);
+      await writeFile(r.file, 'something else entirely');
+      const kept = await sha256File(ref.path);
+      assert.equal(kept.sha256, ref.sha256);
+      // The same audio a conversion of the recorded bytes gives (conversion is byte-identical).
+      const again = await convert(source, path.join(dir, 'interim', 'later-again'));
+      assert.equal(again.sha256, ref.sha256);
+    });
   });
 
   it('stops ffmpeg on cancellation, however early, and keeps no partial output', async function () {
@@ -176,3 +300,7 @@ describe('convertAudio activity (real ffmpeg)', function () {
     await rm(long.path, { force: true });
   });
 });
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

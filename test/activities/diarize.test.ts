@@ -6,7 +6,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/common';
 import { makeConvertAudio } from '../../src/activities/convert';
-import { type DiarizationResult, type DiarizeAudioInput, type DiarizeProgress, makeDiarizeAudio } from '../../src/activities/diarize';
+import { type DiarizationResult, type DiarizeAudioInput, type DiarizeProgress, makeDiarizeAudio, pollDelayMs } from '../../src/activities/diarize';
 import type { ArtifactRef } from '../../src/domain/types';
 import { createFsArtifactStore, sha256File } from '../../src/providers/artifact-store';
 import { createFfmpegProcessor } from '../../src/providers/ffmpeg';
@@ -19,6 +19,13 @@ import { expectFailure } from '../helpers/failures';
 
 const KEY = 'test-pyannote-key';
 const NO_HINTS: DiarizationHints = { numSpeakers: null, minSpeakers: null, maxSpeakers: null };
+
+describe('pollDelayMs', () => {
+  it('polls a fresh job after 250 ms, doubling the wait up to the poll interval', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 40].map((k) => pollDelayMs(k, 5000)), [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+    assert.equal(pollDelayMs(3, 100), 100);
+  });
+});
 
 describe('diarizeAudio activity (pyannote.ai emulator)', function () {
   this.timeout(60_000);

@@ -190,6 +190,19 @@ describe('transcription activities (OpenAI emulator, real ffmpeg)', function () 
       const again = await mockActivityEnv().run(assembleTranscript, { chunks: [...chunkRefs].reverse(), interimDir: path.join(dir, 'reassembled'), duration });
       assert.deepEqual(await store.readJson<Transcript>(again), transcript);
     });
+    it('keeps the plan whose chunks were already transcribed when planned again with other settings (nothing is paid twice)', async () => {
+      const interimDir = path.join(dir, 'long');
+      const { planTranscription } = activities();
+      const fresh = await mockActivityEnv().run(planTranscription, { audio, interimDir: freshDir('replan'), model: 'whisper-1', maxChunkSeconds: 10, lanes: 2 });
+      assert.notDeepEqual(fresh.chunks, plan.chunks, 'other settings plan other chunks on a folder without transcripts');
+      const again = await mockActivityEnv().run(planTranscription, { audio, interimDir, model: 'whisper-1', maxChunkSeconds: 10, lanes: 2 });
+      assert.deepEqual(again.chunks, plan.chunks);
+      assert.equal(again.ref.metadata?.kept_from_earlier_plan, true);
+      // A limit the earlier chunks no longer fit under plans anew.
+      const smaller = await mockActivityEnv().run(planTranscription, { audio, interimDir, model: 'whisper-1', maxChunkSeconds: 6 });
+      assert.ok(smaller.chunks.every((c) => c.end - c.start <= 6 + 1e-9));
+      assert.equal(smaller.ref.metadata?.kept_from_earlier_plan, undefined);
+    });
   });
 
   describe('provider failures at the boundary', () => {
@@ -256,6 +269,46 @@ describe('transcription activities (OpenAI emulator, real ffmpeg)', function () 
     it('a connection reset is ProviderUnavailable, retried', async () => {
       openai.faults.add({ endpoint: 'transcriptions', kind: 'reset' });
       await expectFailure(run(), { type: 'ProviderUnavailable', nonRetryable: false, message: /Could not reach/ });
+    });
+
+    it('a request that hangs is abandoned at its deadline (from its size and model) as ProviderUnavailable, and sent again by the retry', async () => {
+      openai.faults.add({ endpoint: 'transcriptions', kind: 'hang' });
+      const { env, run } = mockActivityEnv();
+      const beats: number[] = [];
+      env.on('heartbeat', () => beats.push(Date.now()));
+      const started = Date.now();
+      const acts = makeTranscriptionActivities({ store, transcriber: () => createOpenAITranscriber({ apiKey: KEY, baseUrl: openai.url }), requestDeadlineBaseMs: 1000 });
+      const input = { audio, chunk, totalChunks: 1, interimDir: freshDir('hang'), model: 'whisper-1', language: null, previousChunk: null };
+      // 1 s + 112 kB at the slowest link allowed (64 kB/s) + 3.5 s × 0.5 for whisper-1 ≈ 4.5 s.
+      await expectFailure(run(acts.transcribeChunk, input), { type: 'ProviderUnavailable', nonRetryable: false, message: /transcription of chunk 1\/1: no answer within 4 s/ });
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 4000 && elapsed < 9000, `abandoned after ${elapsed} ms`);
+      assert.ok(beats.length >= 2, `the activity heartbeat while the request was within its deadline (${beats.length} beats)`);
+      await until(() => openai.inFlight === 0, 2000, 'the emulator to see the request aborted');
+      // The retry sends it again and succeeds.
+      const ref = await mockActivityEnv().run(acts.transcribeChunk, input);
+      assert.ok((ref.metadata?.words as number) > 0);
+    });
+
+    it('stops heartbeating once a request is past its deadline, even if the request ignores the abort', async () => {
+      const { env, run } = mockActivityEnv();
+      const beats: number[] = [];
+      env.on('heartbeat', () => beats.push(Date.now()));
+      // A request that never settles and ignores its signal: only the missing heartbeats can end it.
+      const stuck: Transcriber = {
+        transcribe: (_req, _signal, watch) => {
+          watch?.sending?.();
+          return new Promise(() => undefined);
+        },
+      };
+      const acts = makeTranscriptionActivities({ store, transcriber: () => stuck, requestDeadlineBaseMs: 1000 });
+      const sentAt = Date.now();
+      void run(acts.transcribeChunk, { audio, chunk, totalChunks: 1, interimDir: freshDir('stuck'), model: 'whisper-1', language: null, previousChunk: null }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 9000));
+      const deadline = sentAt + 4500;
+      assert.ok(beats.some((t) => t < deadline), 'no heartbeat while the request was within its deadline');
+      const late = beats.filter((t) => t > deadline + 1500);
+      assert.deepEqual(late.map((t) => t - sentAt), [], 'heartbeats went on after the deadline');
     });
 
     it('a missing key is ConfigMissing, not retried, and names OPENAI_API_KEY', async () => {

@@ -13,6 +13,23 @@ describe('planBalancedChunks', () => {
     for (const c of plan) assert.ok(Math.abs(c.end - c.start - 450) < 1e-6);
   });
 
+  it('cuts two hours on eight lanes into 64 chunks with eight per lane, so at most an eighth is in flight', () => {
+    const plan = planBalancedChunks({ duration: 7200, silences: [], maxChunkSeconds: 600, lanes: 8, chunksPerLane: 8 });
+    assert.equal(plan.length, 64);
+    for (const c of plan) assert.ok(Math.abs(c.end - c.start - 112.5) < 1e-6);
+  });
+
+  it('keeps chunks at the limit when the limit already needs more than eight per lane (a whole day)', () => {
+    const plan = planBalancedChunks({ duration: 86_400, silences: [], maxChunkSeconds: 600, lanes: 8, chunksPerLane: 8 });
+    assert.equal(plan.length, 144);
+  });
+
+  it('does not go below a minute per chunk to reach eight per lane, and keeps whole rounds of the lanes', () => {
+    const plan = planBalancedChunks({ duration: 1800, silences: [], maxChunkSeconds: 600, lanes: 8, chunksPerLane: 8 });
+    assert.equal(plan.length, 24);
+    for (const c of plan) assert.ok(c.end - c.start >= 60);
+  });
+
   it('moves each cut to the silence nearest its share', () => {
     const plan = planBalancedChunks({ duration: 1000, silences: [{ start: 240, end: 242 }, { start: 262, end: 263 }, { start: 520, end: 521 }, { start: 748, end: 750 }], maxChunkSeconds: 300, lanes: 4 });
     assert.deepEqual(plan.map((c) => c.end), [241, 520.5, 749, 1000]);
@@ -30,10 +47,11 @@ describe('planBalancedChunks', () => {
         fc.double({ min: 1, max: 20_000, noNaN: true }),
         fc.double({ min: 30, max: 1500, noNaN: true }),
         fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 12 }),
         fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0.05, max: 5, noNaN: true })), { maxLength: 60 }),
-        (duration, max, lanes, raw) => {
+        (duration, max, lanes, chunksPerLane, raw) => {
           const silences = raw.map(([p, len]) => ({ start: p * duration, end: Math.min(duration, p * duration + len) }));
-          const plan = planBalancedChunks({ duration, silences, maxChunkSeconds: max, lanes });
+          const plan = planBalancedChunks({ duration, silences, maxChunkSeconds: max, lanes, chunksPerLane });
           assert.equal(plan[0]!.start, 0);
           assert.equal(plan[plan.length - 1]!.end, duration);
           plan.forEach((c, i) => {
@@ -44,6 +62,12 @@ describe('planBalancedChunks', () => {
           });
           const needed = Math.ceil(duration / max - 1e-9);
           if (needed > 1 && duration / (lanes * Math.ceil(needed / lanes)) >= 60) assert.equal(plan.length % lanes, 0, `${plan.length} chunks for ${lanes} lanes`);
+          // What can be in flight at once (the longest chunk on each lane) is about 1/chunksPerLane
+          // of the audio, when minute-long chunks allow that many.
+          if (needed > 1 && duration / (lanes * chunksPerLane) >= 60) {
+            const share = duration / Math.max(needed, lanes * chunksPerLane);
+            for (const c of plan) assert.ok(c.end - c.start <= Math.min(max, share + 2 * Math.min(30, share / 4)) + 1e-6, `chunk of ${c.end - c.start} s, share ${share}`);
+          }
         },
       ),
       { numRuns: 500 },

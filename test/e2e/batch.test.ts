@@ -41,7 +41,8 @@ describe('batches and long recordings (CLI)', function () {
     await writeFile(path.join(folder, 'notes.txt'), 'not a media file: skipped when a folder is expanded\n');
 
     const first = await speech(['run', folder, '--json'], { env, cwd: dir });
-    assert.equal(first.code, 2, first.stdout + first.stderr);
+    // A refused file is an input error (exit 1), as for a single file; 2 is for a run that failed.
+    assert.equal(first.code, 1, first.stdout + first.stderr);
     const out = JSON.parse(first.stdout) as RunJson;
     assert.equal(out.ok, false);
     const byName = Object.fromEntries(out.runs.map((r) => [path.basename(r.file), r]));
@@ -54,7 +55,7 @@ describe('batches and long recordings (CLI)', function () {
 
     const requests = workRequests(emus).length;
     const second = await speech(['run', folder], { env, cwd: dir });
-    assert.equal(second.code, 2);
+    assert.equal(second.code, 1);
     assert.match(second.stdout, /alice\.wav\s+completed \(earlier\)/);
     assert.match(second.stdout, /bob\.wav\s+completed \(earlier\)/);
     assert.match(second.stdout, /broken\.mp3\s+invalid/);

@@ -2,7 +2,7 @@
 // progress, and finish with the outputs and the Web UI link.
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { isCancellation } from '@temporalio/workflow';
-import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -21,8 +21,6 @@ import { planOutputNames } from '../output-names';
 import { loadRecordFile } from '../records';
 import { RenderFlagsShape, subtitleRequest } from '../render-flags';
 import { formatClock } from '../../domain/timecode';
-import { createFfmpegProcessor } from '../../providers/ffmpeg';
-import { ProviderError } from '../../providers/errors';
 import type { SpeechPipelineResult, speechPipeline } from '../../workflows';
 import { progressQuery } from '../../workflows/messages';
 import { hasSearchAttributes, IN_PROCESS_GRACE_SECONDS, openContext, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
@@ -40,11 +38,11 @@ import { describeProviders, ensureEngine, superviseEngine, usesLocalEngine } fro
 import type { PriceTable } from '../../domain/usage';
 import { checkInterimSpace, checkModelOffline, checkOutputFolder, checkProviders } from '../preflight';
 import { estimateFile, type FileEstimate } from '../estimate';
+import { checkInputs, type CheckedInput } from '../input-check';
+import { runWarnings } from '../run-warnings';
 import { identifyInput } from '../pipeline-id';
 import { loadPrices, usageOfArtifacts, usageReport } from '../usage-report';
 import { formatMoney } from '../../domain/usage';
-
-const MEDIA_EXTENSIONS = new Set(['wav', 'mp3', 'm4a', 'aac', 'ogg', 'oga', 'opus', 'flac', 'mp4', 'm4v', 'mov', 'mkv', 'webm', 'wma', 'aiff', 'aif', 'amr', 'mpga', 'mpeg', 'avi']);
 
 const positiveInt = (what: string) => z.coerce.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(1, `${what} must be at least 1`).max(100, `${what} must be at most 100`);
 
@@ -124,33 +122,8 @@ interface RunOutcome {
   error: { type: string; message: string } | null;
   /** What the transcript cost: per provider, reused vs computed, estimated money (completed runs). */
   usage?: ReturnType<typeof usageReport> | null;
-}
-
-/** Folders expand to the media files directly inside them, in name order. */
-export async function expandInputs(inputs: string[]): Promise<string[]> {
-  const files: string[] = [];
-  for (const input of inputs) {
-    const abs = path.resolve(input);
-    let s;
-    try {
-      s = await stat(abs);
-    } catch {
-      throw new UsageError(`${input}: no such file or folder`, 'Check the path; quote names that contain spaces.');
-    }
-    if (s.isDirectory()) {
-      const names = (await readdir(abs)).filter((n) => !n.startsWith('.') && MEDIA_EXTENSIONS.has(path.extname(n).slice(1).toLowerCase())).sort();
-      if (names.length === 0) throw new UsageError(`${input}: the folder holds no audio or video files (${[...MEDIA_EXTENSIONS].slice(0, 8).join(', ')}, …)`);
-      files.push(...names.map((n) => path.join(abs, n)));
-    } else {
-      try {
-        await access(abs, constants.R_OK);
-      } catch {
-        throw new UsageError(`${input}: the file cannot be read (permission denied)`);
-      }
-      files.push(abs);
-    }
-  }
-  return [...new Set(files)];
+  /** What a completed run's result needs said (e.g. no speech was found). */
+  warnings: string[];
 }
 
 /** The transcription model a run names (and its pipeline id includes): the local engine's model is fixed when it starts. */
@@ -244,12 +217,22 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   const model = transcribeModelFor(flags, config);
   checkModelOffline(config, model, flags.language ?? null);
   if (inputs.length === 0) throw new UsageError('name at least one audio or video file (or a folder of them)', 'speech run meeting.m4a');
-  const files = await expandInputs(inputs);
+  // Every input is checked before anything starts, is written or is paid for (input-check.ts):
+  // each refused one is said in one line; the others run, and the command exits 1 at the end.
+  const checked = await checkInputs(inputs, { ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath });
+  const accepted = checked.filter((c) => c.problem === null);
+  const files = accepted.map((c) => c.file);
+  if (!flags.json) for (const c of checked) if (c.problem) process.stderr.write(`error: ${c.problem.message}\n`);
+  if (files.length === 0 && !flags.estimate) {
+    if (flags.json) printJson({ ok: false, runs: checked.map(refusedOutcome) });
+    else if (checked.length > 1) process.stderr.write(`None of the ${checked.length} files can be transcribed; nothing was started.\n`);
+    return EXIT.usage;
+  }
   const names = planOutputNames(files, flags.out !== undefined);
   const identifyDigest = flags.identify ? await identifyVoices(config, flags) : null;
   const prompt = await userPrompt(flags, config, model);
   const prices = await loadPrices(config);
-  if (flags.estimate) return estimateCommand(config, prices, files, flags, identifyDigest, prompt);
+  if (flags.estimate) return estimateCommand(config, prices, checked, flags, identifyDigest, prompt);
   // The keys (and, on compatible servers, the model) are proven with free calls, and only when
   // some file will pay a provider: a result that is all reused needs no key.
   const inProcessWorker = (flags.worker ?? isLocalAddress(config.temporal.address)) && flags.wait;
@@ -298,11 +281,12 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     }
     const searchAttributes = await hasSearchAttributes(ctx);
     const outcomes: RunOutcome[] = new Array(files.length);
-    const single = files.length === 1;
+    // One input in all: its own detailed view and summary (a refused one never gets this far).
+    const single = checked.length === 1;
     const queue = files.map((file, i) => ({ file, i }));
     const lane = async () => {
       for (let item = queue.shift(); item && !detach.signal.aborted; item = queue.shift()) {
-        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display, prices, prompt, estimate: estimates[item.i]! });
+        outcomes[item.i] = await runOne(ctx, item.file, flags, { searchAttributes, say: display.say, warn: warnLive, detailed: single, baseName: names[item.i]!.baseName, identifyDigest, detach: detach.signal, display, prices, prompt, estimate: estimates[item.i]!, audioSeconds: accepted[item.i]!.audioSeconds });
       }
     };
     // Live bars on a terminal, plain lines elsewhere; none with --json.
@@ -314,28 +298,30 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
       display.stop();
     }
     if (detach.signal.aborted) {
-      files.forEach((file, i) => (outcomes[i] ??= { file, pipeline_id: null, workflow_id: null, run_id: null, mode: 'not-started', detached: true, status: 'invalid', audio_seconds: null, duration_ms: 0, outputs: [], web_ui: null, error: null }));
+      files.forEach((file, i) => (outcomes[i] ??= { file, pipeline_id: null, workflow_id: null, run_id: null, mode: 'not-started', detached: true, status: 'invalid', audio_seconds: null, duration_ms: 0, outputs: [], web_ui: null, error: null, warnings: [] }));
       const guidance = await detachGuidance(ctx, outcomes, worker?.identity ?? null);
       lastWords = guidance;
       process.stderr.write(`${guidance}\n`);
-      if (flags.json) printJson({ ok: false, detached: true, runs: outcomes });
+      if (flags.json) printJson({ ok: false, detached: true, runs: withRefused(checked, outcomes) });
       return EXIT.interrupted;
     }
+    // The refused inputs take their places among the runs, in the order they were named.
+    const all = withRefused(checked, outcomes);
 
     if (!flags.wait && !worker && !flags.json) {
       say('No worker runs in this process (--no-wait). Start one with `speech worker` if none is running.');
     }
-    const failed = outcomes.filter((o) => o.status === 'failed' || o.status === 'cancelled' || o.status === 'invalid');
+    const failed = all.filter((o) => o.status === 'failed' || o.status === 'cancelled' || o.status === 'invalid');
     if (flags.json) {
-      printJson({ ok: failed.length === 0, runs: outcomes });
+      printJson({ ok: failed.length === 0, runs: all });
     } else if (single) {
-      printSingle(outcomes[0]!, say);
+      printSingle(all[0]!, say);
     } else {
       say('');
       say(
         table(
           ['file', 'status', 'audio', 'took', 'outputs'],
-          outcomes.map((o) => [
+          all.map((o) => [
             path.basename(o.file),
             o.status + (o.mode === 'completed' ? ' (earlier)' : o.mode === 'resumed' ? ' (resumed)' : ''),
             o.audio_seconds !== null ? formatClock(o.audio_seconds) : '-',
@@ -349,7 +335,8 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
         say(`Outputs named apart, as these files would have written the same names in ${path.resolve(flags.out ?? '.')}:`);
         for (const n of renamed) say(`  ${path.basename(n.file)} → ${n.baseName}.*`);
       }
-      say(`${outcomes.length - failed.length} of ${outcomes.length} files ${flags.wait ? 'done' : 'started'}; ${failed.length} failed.`);
+      for (const o of all) for (const w of o.warnings) say(`warning: ${path.basename(o.file)}: ${w}`);
+      say(`${all.length - failed.length} of ${all.length} files ${flags.wait ? 'done' : 'started'}; ${failed.length} failed.`);
       const costs = outcomes.map((o) => o.usage?.estimated_cost).filter((c): c is NonNullable<typeof c> => c !== undefined);
       if (costs.length > 0) {
         const total = costs.reduce((a, c) => a + c.total, 0);
@@ -357,9 +344,9 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
       }
     }
     if (failed.length === 0) return EXIT.ok;
-    // A single input that is not media is the user's input error, not a failed run.
-    if (single && outcomes[0]!.status === 'invalid') return EXIT.usage;
-    return EXIT.failed;
+    // A run that failed or was cancelled: 2. Otherwise the problems are the user's input (a file
+    // refused, an output in the way; nothing was started for it): 1, as for a single file.
+    return all.some((o) => o.status === 'failed' || o.status === 'cancelled') ? EXIT.failed : EXIT.usage;
   } finally {
     unwatch();
     await worker?.stop();
@@ -367,6 +354,17 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** A refused input as the run summary shows it: nothing was started for it. */
+function refusedOutcome(c: CheckedInput): RunOutcome {
+  return { file: c.file, pipeline_id: null, workflow_id: null, run_id: null, mode: 'not-started', status: 'invalid', audio_seconds: null, duration_ms: 0, outputs: [], web_ui: null, error: c.problem ? { type: c.problem.type, message: c.problem.message } : null, warnings: [] };
+}
+
+/** The outcomes of the accepted inputs (in their order) with the refused ones put back in place. */
+function withRefused(checked: CheckedInput[], outcomes: RunOutcome[]): RunOutcome[] {
+  let k = 0;
+  return checked.map((c) => (c.problem ? refusedOutcome(c) : outcomes[k++]!));
 }
 
 /** What Ctrl-C leaves behind, and what to do about it: which runs go on, who continues them. */
@@ -393,6 +391,7 @@ function printSingle(o: RunOutcome, say: (l: string) => void): void {
   if (o.status === 'completed') {
     const when = o.mode === 'completed' ? 'completed earlier; showing the stored result (nothing was re-processed)' : `completed in ${(o.duration_ms / 1000).toFixed(1)} s`;
     say(`${o.pipeline_id}: ${when}${o.audio_seconds !== null ? `, ${formatClock(o.audio_seconds)} of audio` : ''}`);
+    for (const w of o.warnings) say(`warning: ${w}`);
     say('Outputs:');
     for (const f of o.outputs) say(`  ${f}`);
     if (o.usage) say(o.usage.summary);
@@ -423,28 +422,18 @@ async function runOne(
     prompt: string | null;
     /** What this file would reuse and pay, found before anything started. */
     estimate: Pick<FileEstimate, 'reused'>;
+    /** The audio length the input check found (null when the file does not say). */
+    audioSeconds: number | null;
   },
 ): Promise<RunOutcome> {
   const started = Date.now();
   const { config, client } = ctx;
-  const base: RunOutcome = { file, pipeline_id: null, workflow_id: null, run_id: null, mode: 'not-started', status: 'invalid', audio_seconds: null, duration_ms: 0, outputs: [], web_ui: null, error: null };
+  const base: RunOutcome = { file, pipeline_id: null, workflow_id: null, run_id: null, mode: 'not-started', status: 'invalid', audio_seconds: null, duration_ms: 0, outputs: [], web_ui: null, error: null, warnings: [] };
   const name = path.basename(file);
   const tag = env.detailed ? '' : `${name}: `;
 
-  // Refuse what is not media before anything is started or paid for.
-  let probeSeconds: number | null = null;
-  try {
-    const s = await stat(file);
-    if (s.size === 0) throw new ProviderError(Failure.InvalidMedia, `${file} is empty (0 bytes): nothing to transcribe.`);
-    const probe = await createFfmpegProcessor({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath }).probe(file);
-    if (probe.audioStreams === 0) {
-      throw new ProviderError(Failure.InvalidMedia, `${file} has no audio stream (${probe.formatName}${probe.videoStreams > 0 ? ', video only' : ''}): there is nothing to transcribe.`);
-    }
-    probeSeconds = probe.durationSeconds;
-  } catch (err) {
-    if (err instanceof ProviderError) return { ...base, duration_ms: Date.now() - started, error: { type: err.type, message: err.message } };
-    throw err;
-  }
+  // The input was checked before anything started (input-check.ts): this is its audio length.
+  const probeSeconds = env.audioSeconds;
 
   const options = optionsFrom(flags, config, env.identifyDigest, env.prompt);
   const render = { subtitles: subtitleRequest(flags) };
@@ -506,6 +495,7 @@ async function runOne(
     duration_ms: Date.now() - started,
     web_ui: webUiLink(config, id, runIdDone),
     usage: completed ? usageOf(completed.artifacts) : null,
+    warnings: runWarnings(completed?.artifacts.merge?.metadata),
   });
   if (plan.kind === 'stored') return finished(plan.runId, completed!.outputs.map((o) => o.path));
   if (plan.kind === 're-render') {
@@ -577,7 +567,7 @@ async function runOne(
       signal: env.detach,
     });
     view.completed(result.stages);
-    return { ...out, status: 'completed', audio_seconds: result.audioSeconds, outputs: result.outputs.map((o) => o.path), duration_ms: Date.now() - started, usage: usageOf(result.artifacts) };
+    return { ...out, status: 'completed', audio_seconds: result.audioSeconds, outputs: result.outputs.map((o) => o.path), duration_ms: Date.now() - started, usage: usageOf(result.artifacts), warnings: runWarnings(result.artifacts.merge?.metadata) };
   } catch (err) {
     view.ended();
     if (err instanceof DetachedError) return { ...out, detached: true, duration_ms: Date.now() - started };
@@ -605,8 +595,12 @@ export function nextStep(type: string | undefined): string {
       return 'Add credit to the provider account, then run the same command again: finished stages are kept.';
     case Failure.ProviderBadRequest:
       return 'The provider refused the request as made; running it again fails the same way. Change the option it names (finished stages are kept for the corrected run where they do not depend on it).';
+    case Failure.InputChanged:
+      return 'Nothing of the new content was used; `speech run` on the file as it is now starts a new run for it.';
     case Failure.InputMissing:
-      return 'The input changed or went away during the run; run it again on the file as it is now (it counts as a new input).';
+      return 'The input went away during the run: put it back and run the same command again (finished stages are kept), or run it where it is now.';
+    case Failure.DiskFull:
+      return 'Free some space there (or point DATA_DIR / --out elsewhere), then run the same command again: finished stages are kept.';
     default:
       return 'Finished stages are kept: run the same command again to resume.';
   }
@@ -616,7 +610,7 @@ export function nextStep(type: string | undefined): string {
 async function estimateFor(config: Config, prices: PriceTable, file: string, flags: RunFlags, identifyDigest: string | null, seconds: number | null, prompt: string | null) {
   const options = optionsFrom(flags, config, identifyDigest, prompt);
   const ident = await identifyInput(file, options);
-  const e = await estimateFile(config, prices, { chunkMaxSeconds: config.chunkMaxSeconds, lanes: config.transcribeConcurrency, previousTextPrompt: config.previousTextPrompt }, {
+  const e = await estimateFile(config, prices, { chunkMaxSeconds: config.chunkMaxSeconds, lanes: config.transcribeConcurrency, chunksPerLane: config.chunksPerLane, previousTextPrompt: config.previousTextPrompt }, {
     file,
     pipelineId: ident.pipelineId,
     sha256: ident.sha256,
@@ -632,22 +626,11 @@ function paysFor(e: FileEstimate): { diarization: boolean; transcription: boolea
 }
 
 /** `speech run --estimate`: what each file would reuse and pay, spending nothing. */
-async function estimateCommand(config: Config, prices: PriceTable, files: string[], flags: RunFlags, identifyDigest: string | null, prompt: string | null): Promise<number> {
-  const ffmpeg = createFfmpegProcessor({ ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath });
+async function estimateCommand(config: Config, prices: PriceTable, checked: CheckedInput[], flags: RunFlags, identifyDigest: string | null, prompt: string | null): Promise<number> {
   const rows: FileEstimate[] = [];
-  const problems: { file: string; message: string }[] = [];
-  for (const file of files) {
-    let seconds: number | null;
-    try {
-      const probe = await ffmpeg.probe(file);
-      if (probe.audioStreams === 0) throw new Error('no audio stream');
-      seconds = probe.durationSeconds;
-    } catch (err) {
-      problems.push({ file, message: `not audio or video that can be transcribed (${(err as Error).message.split('\n')[0]})` });
-      continue;
-    }
-    rows.push(await estimateFor(config, prices, file, flags, identifyDigest, seconds, prompt));
-  }
+  // The refused inputs were said on stderr already (with --json they are listed here).
+  const problems = checked.flatMap((c) => (c.problem ? [{ file: c.file, message: c.problem.message }] : []));
+  for (const c of checked) if (!c.problem) rows.push(await estimateFor(config, prices, c.file, flags, identifyDigest, c.audioSeconds, prompt));
   const total = rows.reduce((a, r) => a + (r.cost.amount ?? 0), 0);
   const unknown = rows.some((r) => r.cost.amount === null);
   if (flags.json) {
@@ -667,7 +650,6 @@ async function estimateCommand(config: Config, prices: PriceTable, files: string
       ]),
     ),
   );
-  for (const p of problems) say(`${path.basename(p.file)}: ${p.message}`);
   say(`Estimated total: ${formatMoney(total, prices.currency)}${unknown ? ' (some work has no price in the table)' : ''}; prices of ${prices.date}${config.pricesFile ? ` from ${config.pricesFile}` : ' (shipped table; set PRICES_FILE to use yours)'}. Nothing was sent or started.`);
   return problems.length === 0 ? EXIT.ok : EXIT.usage;
 }

@@ -13,6 +13,7 @@ import { brokenRecord, checkId, lookupRecord, recordedArtifacts, unknownRun } fr
 import { parseFlags, provenanceNote, shortTime, stageViews, type StageView } from './checkpoint-common';
 import { estimateCost } from '../../domain/usage';
 import { loadPrices, usageJson, usageLines, usageOfRecord } from '../usage-report';
+import { runWarnings } from '../run-warnings';
 import { describeTemporalRun, historyTimings, oneLine, reachTemporal, type HistoryTimings, type TemporalRun } from './temporal-view';
 
 const ShowFlagsSchema = z.object({ json: z.boolean().default(false) });
@@ -53,6 +54,7 @@ export async function showCommand(id: string, rawFlags: Record<string, unknown>)
   const status = temporal?.status ?? record?.status ?? 'unknown';
   const usage = record ? usageOfRecord(record) : null;
   const cost = usage ? estimateCost(await loadPrices(config), usage) : null;
+  const warnings = runWarnings(record?.checkpoints.find((c) => c.stage === 'merge')?.metadata);
 
   if (flags.json) {
     printJson({
@@ -66,6 +68,7 @@ export async function showCommand(id: string, rawFlags: Record<string, unknown>)
       outputs,
       history_stages: history?.stages ?? null,
       usage: usage && cost ? usageJson(usage, cost) : null,
+      warnings,
       web_ui: link,
     });
     return EXIT.ok;
@@ -113,6 +116,7 @@ export async function showCommand(id: string, rawFlags: Record<string, unknown>)
     say('Usage:');
     for (const l of usageLines(usage, cost)) say(`  ${l}`);
   }
+  for (const w of warnings) say(`Warning: ${w}`);
   if (record?.error) {
     say(`Error${record.error.stage ? ` in ${record.error.stage}` : ''}: ${record.error.message} (${record.error.type})`);
   }
