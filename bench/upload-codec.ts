@@ -22,8 +22,11 @@ const FORMATS: UploadFormat[] = [
   { codec: 'opus', bitrateKbps: 16 },
   { codec: 'opus', bitrateKbps: 24 },
   { codec: 'opus', bitrateKbps: 32 },
+  { codec: 'opus', bitrateKbps: 32, effort: 5 },
+  { codec: 'opus', bitrateKbps: 32, effort: 10 },
   { codec: 'mp3', bitrateKbps: 32 },
   { codec: 'mp3', bitrateKbps: 48 },
+  { codec: 'mp3', bitrateKbps: 48, effort: 3 },
 ];
 
 /** Share of each reference turn's time that the diarization gives the turn's majority label, and whether labels map one to one. */
@@ -62,11 +65,13 @@ async function main(): Promise<void> {
     const transcriber = createOpenAITranscriber({ apiKey: 'local-engine', baseUrl: engine.openaiUrl });
     const diarizer = createPyannoteDiarizer({ apiKey: 'local-engine', baseUrl: engine.origin, model: 'precision-2' });
     console.log(`recording: ${rec.duration.toFixed(1)} s, ${turns.length} turns (en-us and en-us+f3); local engine: faster-whisper tiny.en, its diarizer`);
-    console.log('format       MB/audio hour   WER     ΔWER vs wav   speaker attribution');
+    console.log('format          MB/audio hour   WER     ΔWER vs wav   speaker attribution   encode wall per audio hour');
     let wavWer = 0;
     for (const f of FORMATS) {
       const file = path.join(dir, `upload-${uploadLabel(f)}.${uploadExtension(f)}`);
+      const t0 = Date.now();
       const { bytes } = await media.encodeUpload(wav, file, { format: f });
+      const encodeMs = Date.now() - t0;
       const t = await transcriber.transcribe({ file, fileName: path.basename(file), seconds: rec.duration, model: 'whisper-1', language: 'en', prompt: null });
       const wer = wordErrorRate(reference, t.text);
       if (f.codec === 'wav') wavWer = wer;
@@ -81,7 +86,7 @@ async function main(): Promise<void> {
       const mbPerHour = ((bytes / rec.duration) * 3600) / 1e6;
       const defaults = Object.entries(DEFAULT_UPLOAD).filter(([, d]) => uploadLabel(d) === uploadLabel(f)).map(([p]) => p);
       console.log(
-        `${uploadLabel(f).padEnd(12)} ${mbPerHour.toFixed(1).padStart(8)} MB    ${wer.toFixed(3)}   ${(wer - wavWer >= 0 ? '+' : '') + (wer - wavWer).toFixed(3)}        ${(attribution * 100).toFixed(1)} %${defaults.length ? `   ← default for ${defaults.join(', ')}` : ''}`,
+        `${uploadLabel(f).padEnd(15)} ${mbPerHour.toFixed(1).padStart(8)} MB    ${wer.toFixed(3)}   ${(wer - wavWer >= 0 ? '+' : '') + (wer - wavWer).toFixed(3)}        ${(attribution * 100).toFixed(1).padStart(5)} %            ${((encodeMs / rec.duration) * 3600 / 1000).toFixed(1)} s${defaults.length ? `   ← default for ${defaults.join(', ')}` : ''}`,
       );
       await stat(file);
     }

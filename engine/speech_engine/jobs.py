@@ -199,7 +199,7 @@ def public_view(job: dict) -> dict:
 
 
 # The nice value of diarization job threads.
-JOB_NICE = 10
+JOB_NICE = 19
 
 
 class Worker:

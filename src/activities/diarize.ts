@@ -177,11 +177,17 @@ export function makeDiarizeAudio(deps: {
         // Durable before anything else can fail: this job is billed.
         await deps.store.writeJson(jobFile, { jobId, audioSha256: input.audio.sha256, submittedAt: new Date().toISOString(), jobs, runId });
         beat('submitted');
+        // A job just created is not done: its first poll waits (pollDelayMs).
+        jobPolls = 0;
       };
+      /** Polls of the current job by this attempt; -1: a job found from an earlier attempt, polled at once. */
+      let jobPolls = -1;
 
       if (!jobId) await submit();
 
       for (;;) {
+        if (jobPolls >= 0) await sleep(pollDelayMs(jobPolls, deps.pollIntervalMs));
+        jobPolls += 1;
         let job;
         try {
           job = await diarizer().poll(jobId!, signal);
@@ -266,20 +272,20 @@ export function makeDiarizeAudio(deps: {
         if (job.status === 'failed' || job.status === 'canceled') {
           throw failure(Failure.ProviderJobFailed, `pyannote.ai diarization job ${job.jobId} ${job.status}: ${job.error ?? 'no reason given'}`);
         }
-        await sleep(pollDelayMs(polls, deps.pollIntervalMs));
       }
     });
   };
 }
 
 /**
- * The wait after the `polls`-th poll of a job: 250 ms, doubling, up to the poll interval. A
- * short file's job is done within seconds, and a flat 5 s would add up to 5 s to every one of
- * them; a long job is polled at the interval after a handful of quick polls (the per-key
- * request budget paces them when many jobs run at once).
+ * The wait before the next poll of a job this attempt has polled `polls` times: 1 s after the
+ * submission, then doubling up to the poll interval (1, 2, 4, 5, 5 … s by default). A short
+ * file's job is done within seconds, and a flat 5 s would add up to 5 s to each; polling a job
+ * the moment it was created would only spend the per-key request budget (80 calls a minute),
+ * which is what a batch of short files runs into first.
  */
 export function pollDelayMs(polls: number, intervalMs: number): number {
-  return Math.min(intervalMs, 250 * 2 ** Math.max(0, Math.min(polls - 1, 20)));
+  return Math.min(intervalMs, 1000 * 2 ** Math.max(0, Math.min(polls, 20)));
 }
 
 async function identifyOptions(opts: { voicesDir: string; threshold: number | null }, space: string): Promise<IdentifyOptions> {

@@ -9,7 +9,18 @@ export interface UploadFormat {
   codec: UploadCodec;
   /** Target bitrate of a lossy codec; null for wav and flac. */
   bitrateKbps: number | null;
+  /** Encoder effort (libopus complexity 0–10, LAME quality 0–9 where lower is slower); absent: ENCODER_EFFORT. */
+  effort?: number;
 }
+
+/**
+ * How hard the encoders work, measured (`npm run bench:codecs`, real speech through the local
+ * engine): compact uploads cost the worker's CPU, and at libopus' default complexity 10 that
+ * was ~53 s of encoding per audio hour on the 2-core build machine, which is what a long file
+ * waits for there. Complexity 0 took ~16 s and LAME quality 7 ~7.5 s (quality 3: ~11 s), with
+ * the same word error rate and speaker attribution as the default efforts at these bitrates.
+ */
+export const ENCODER_EFFORT: Record<'opus' | 'mp3', number> = { opus: 0, mp3: 7 };
 
 /** File extension the providers recognise the format by (OpenAI reads it from the file name). */
 export function uploadExtension(f: UploadFormat): 'wav' | 'flac' | 'ogg' | 'mp3' {
@@ -22,7 +33,8 @@ export function uploadContentType(f: UploadFormat): string {
 
 /** `opus-32k`, `wav`: how a format is named in cache keys, metadata and messages. */
 export function uploadLabel(f: UploadFormat): string {
-  return f.bitrateKbps !== null ? `${f.codec}-${f.bitrateKbps}k` : f.codec;
+  const base = f.bitrateKbps !== null ? `${f.codec}-${f.bitrateKbps}k` : f.codec;
+  return f.effort !== undefined ? `${base}-e${f.effort}` : base;
 }
 
 /**

@@ -4,7 +4,7 @@ import ffmpeg from 'fluent-ffmpeg';
 import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
-import { plannedUploadBytesPerSecond, type UploadFormat } from '../domain/upload-format';
+import { ENCODER_EFFORT, plannedUploadBytesPerSecond, type UploadFormat } from '../domain/upload-format';
 import { diskFullError, finalNameOf } from './artifact-store';
 import { ProviderError } from './errors';
 import type { ConvertProgress, MediaProcessor, ProbeResult } from './interfaces';
@@ -168,8 +168,8 @@ export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
       if (f.codec === 'wav') c.audioCodec('pcm_s16le').format('wav');
       else if (f.codec === 'flac') c.audioCodec('flac').format('flac');
       // libopus' voip mode favours intelligibility, which is what a transcriber needs.
-      else if (f.codec === 'opus') c.audioCodec('libopus').audioBitrate(`${f.bitrateKbps ?? 32}k`).outputOptions(['-application', 'voip']).format('ogg');
-      else c.audioCodec('libmp3lame').audioBitrate(`${f.bitrateKbps ?? 48}k`).format('mp3');
+      else if (f.codec === 'opus') c.audioCodec('libopus').audioBitrate(`${f.bitrateKbps ?? 32}k`).outputOptions(['-application', 'voip', '-compression_level', String(f.effort ?? ENCODER_EFFORT.opus)]).format('ogg');
+      else c.audioCodec('libmp3lame').audioBitrate(`${f.bitrateKbps ?? 48}k`).outputOptions(['-compression_level', String(f.effort ?? ENCODER_EFFORT.mp3)]).format('mp3');
       c.output(output);
       await runReporting(c, output, { ...opts, format: f, ...(opts.span ? { seconds: opts.span.end - opts.span.start } : {}) }, (err) => `The audio could not be encoded for upload (${f.codec}): ${explainFfmpegError(err, wav)}`);
       return { bytes: (await stat(output)).size };
