@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM. Faults can be preset here or posted later to /__emulator/faults.
  */
 import { parseArgs } from 'node:util';
-import { parseFaultSpec, type FaultRule } from './faults';
+import { faultLabel, parseFaultSpec, parseRandomFaultSpec, type FaultRule } from './faults';
 import { startEmulators } from './index';
 
 const PYANNOTE_ENDPOINTS = new Set(['test', 'media', 'upload', 'diarize', 'voiceprint', 'identify', 'jobs']);
@@ -21,6 +21,11 @@ const USAGE = `usage: tsx test/emulators/cli.ts [options]
                                   upload, diarize, voiceprint, identify, jobs (pyannote); named
                                   fields of a status fault: retryAfterSeconds, retryAfterMs,
                                   shouldRetry=true|false, code, message
+  --random-faults P[:kind|kind…[:seed]]
+                                  faults at random at rate P on every endpoint of both
+                                  emulators, e.g. 0.05:429|500|503|reset|hang:42 (kinds as
+                                  for --fault; default 429|500|503|reset; seed random if left
+                                  out, printed at start; pyannote uses seed + 1)
   --upload-mbit N                 one upload link of N Mbit/s shared by both emulators (default unlimited)
   --log-dir DIR                   append request logs as JSON lines (openai.jsonl, pyannote.jsonl)`;
 
@@ -33,6 +38,7 @@ async function main(): Promise<void> {
       'latency-fixed-ms': { type: 'string' },
       'latency-per-audio-second-ms': { type: 'string' },
       fault: { type: 'string', multiple: true, default: [] },
+      'random-faults': { type: 'string' },
       'upload-mbit': { type: 'string' },
       'log-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -53,6 +59,7 @@ async function main(): Promise<void> {
     perAudioSecondMs: num('latency-per-audio-second-ms', values['latency-per-audio-second-ms']),
   };
   const faults: FaultRule[] = (values.fault ?? []).map(parseFaultSpec);
+  const random = values['random-faults'] !== undefined ? parseRandomFaultSpec(values['random-faults']) : null;
   const logDir = values['log-dir'];
 
   const uploadMbit = num('upload-mbit', values['upload-mbit']);
@@ -62,6 +69,12 @@ async function main(): Promise<void> {
     pyannote: { port: num('pyannote-port', values['pyannote-port']), host: values.host, latency, ...(logDir ? { logFile: `${logDir}/pyannote.jsonl` } : {}) },
   });
   for (const f of faults) (PYANNOTE_ENDPOINTS.has(f.endpoint) ? emulators.pyannote : emulators.openai).faults.add(f);
+  if (random) {
+    const seed = random.seed ?? Math.floor(Math.random() * 2 ** 31);
+    emulators.openai.faults.random({ ...random, seed });
+    emulators.pyannote.faults.random({ ...random, seed: seed + 1 });
+    console.error(`random faults: ${random.probability} of requests, ${random.kinds.map(faultLabel).join(', ')}, seed ${seed}`);
+  }
 
   // Lines to paste as they are into the shell that runs `speech`.
   for (const [k, v] of Object.entries(emulators.env)) console.log(`export ${k}=${v}`);

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Bandwidth } from './bandwidth';
-import { type FaultAction, type FaultPlan, parseFaultRule } from './faults';
+import { type FaultAction, type FaultPlan, parseFaultRule, parseRandomFaults } from './faults';
 
 export interface LogEntryBase {
   /** ISO time the request arrived. */
@@ -25,6 +25,8 @@ export interface LogEntryBase {
   durationMs: number;
   /** Kind of injected fault, when one applied. */
   fault?: string;
+  /** The client's port: tells apart the processes a test started (each holds its own connections). */
+  remotePort?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface LogEntryBase {
  * away (status 0 then), whichever comes first.
  */
 export function trackRequest<E extends LogEntryBase>(log: RequestLog<E>, req: IncomingMessage, res: ServerResponse, path: string, requestId: string, started: number): E {
-  const entry = { at: new Date(started).toISOString(), method: req.method ?? '', path, status: 0, bytes: 0, requestId, durationMs: 0 } as E;
+  const entry = { at: new Date(started).toISOString(), method: req.method ?? '', path, status: 0, bytes: 0, requestId, durationMs: 0, remotePort: req.socket.remotePort } as E;
   let logged = false;
   const record = () => {
     if (logged) return;
@@ -233,6 +235,20 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, pat
         const rules = (Array.isArray(parsed) ? parsed : [parsed]).map(parseFaultRule);
         for (const r of rules) ctx.faults.add(r);
         sendJson(res, 201, { added: rules.length });
+      } catch (err) {
+        sendJson(res, 400, { error: (err as Error).message });
+      }
+      return true;
+    }
+    case 'GET /faults/random':
+      sendJson(res, 200, ctx.faults.randomFaults());
+      return true;
+    case 'POST /faults/random': {
+      // A settings object turns random faults on; `null` turns them off.
+      try {
+        const parsed: unknown = JSON.parse(body?.toString('utf8') || 'null');
+        ctx.faults.random(parsed === null ? null : parseRandomFaults(parsed));
+        sendJson(res, 200, ctx.faults.randomFaults());
       } catch (err) {
         sendJson(res, 400, { error: (err as Error).message });
       }

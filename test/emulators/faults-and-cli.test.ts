@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { FaultPlan, parseFaultSpec } from './faults';
+import { FaultPlan, parseFaultSpec, parseRandomFaultSpec } from './faults';
+import { startEmulators } from './index';
 import { multipartBoundary, parseMultipart } from './multipart';
 
 describe('fault plan', function () {
@@ -24,6 +25,68 @@ describe('fault plan', function () {
     assert.deepEqual(parseFaultSpec('diarize:hang'), { endpoint: 'diarize', kind: 'hang' });
     assert.deepEqual(parseFaultSpec('jobs:delay=250:-1'), { endpoint: 'jobs', kind: 'delay', ms: 250, times: -1 });
     assert.throws(() => parseFaultSpec('jobs:explode'));
+  });
+});
+
+describe('random faults', function () {
+  const kinds = [{ kind: 'status', status: 429, retryAfterSeconds: 1 }, { kind: 'status', status: 503 }, { kind: 'reset' }, { kind: 'hang' }] as const;
+  const decisions = (seed: number, n: number) => {
+    const plan = new FaultPlan().random({ probability: 0.05, kinds: [...kinds], seed });
+    return Array.from({ length: n }, () => plan.next('transcriptions')?.kind ?? '-');
+  };
+
+  it('misbehaves at about the rate asked, with every kind, the same way for the same seed', function () {
+    const a = decisions(7, 4000);
+    const hits = a.filter((d) => d !== '-').length;
+    // 5 % of 4000 is 200; a binomial's standard deviation here is about 14.
+    assert.ok(hits > 150 && hits < 250, `${hits} faults in 4000 requests`);
+    assert.deepEqual(new Set(a.filter((d) => d !== '-')), new Set(['status', 'reset', 'hang']));
+    assert.deepEqual(decisions(7, 4000), a);
+    assert.notDeepEqual(decisions(8, 4000), a);
+  });
+
+  it('counts what it injected, leaves other endpoints alone, and yields to counted rules', function () {
+    const plan = new FaultPlan().random({ probability: 1, kinds: [{ kind: 'status', status: 500 }, { kind: 'reset', weight: 3 }], endpoints: ['jobs'], seed: 1 });
+    plan.add({ endpoint: 'jobs', kind: 'delay', ms: 5, times: 1 });
+    assert.deepEqual(plan.next('jobs'), { kind: 'delay', ms: 5 });
+    assert.equal(plan.next('diarize'), undefined);
+    for (let i = 0; i < 399; i++) assert.ok(plan.next('jobs'));
+    const r = plan.randomFaults()!;
+    assert.equal(r.spec.seed, 1);
+    assert.equal(r.considered, 399);
+    assert.equal((r.injected['status 500'] ?? 0) + (r.injected.reset ?? 0), 399);
+    assert.ok(r.injected.reset! > 2 * r.injected['status 500']!, JSON.stringify(r.injected));
+    plan.clear();
+    assert.equal(plan.randomFaults(), null);
+    assert.equal(plan.next('jobs'), undefined);
+  });
+
+  it('parses the CLI form and refuses kinds that are not faults', function () {
+    const r = parseRandomFaultSpec('0.05:429|503|reset|hang:42');
+    assert.equal(r.probability, 0.05);
+    assert.equal(r.seed, 42);
+    assert.deepEqual(r.kinds, [{ kind: 'status', status: 429, retryAfterSeconds: 1 }, { kind: 'status', status: 503 }, { kind: 'reset' }, { kind: 'hang' }]);
+    assert.equal(parseRandomFaultSpec('0.1').kinds.length, 4);
+    assert.throws(() => parseRandomFaultSpec('0.1:explode'), /kinds\.0/);
+    assert.throws(() => parseRandomFaultSpec('2'), /probability/);
+  });
+
+  it('is set through the admin API and applied by the emulator', async function () {
+    const emus = await startEmulators();
+    try {
+      const admin = (p: string, init?: RequestInit) => fetch(`${emus.pyannote.url}/__emulator${p}`, init);
+      const set = await admin('/faults/random', { method: 'POST', body: JSON.stringify({ probability: 1, kinds: [{ kind: 'status', status: 503 }], endpoints: ['test'], seed: 3 }) });
+      assert.equal(set.status, 200);
+      const test = () => fetch(`${emus.pyannote.url}/v1/test`, { headers: { authorization: 'Bearer test-pyannote-key' } });
+      assert.equal((await test()).status, 503);
+      assert.deepEqual(((await (await admin('/faults/random')).json()) as { injected: unknown }).injected, { 'status 503': 1 });
+      assert.equal(emus.pyannote.requests.at(-1)!.fault, 'status');
+      assert.equal((await admin('/faults/random', { method: 'POST', body: JSON.stringify({ probability: 1, kinds: [{ kind: 'nope' }] }) })).status, 400);
+      await admin('/faults/random', { method: 'POST', body: 'null' });
+      assert.equal((await test()).status, 200);
+    } finally {
+      await emus.close();
+    }
   });
 });
 

@@ -118,6 +118,82 @@ export function parseFaultSpec(spec: string): FaultRule {
   return parseFaultRule(rule);
 }
 
+/**
+ * Faults at random, at a rate: each request to a matching endpoint that no counted rule
+ * claims misbehaves with `probability`, doing one of `kinds` (by `weight`, equal by default).
+ * A seeded generator makes the n-th decision of a plan the same on every run with that seed;
+ * which request is the n-th depends on the order requests arrive in.
+ */
+export interface RandomFaults {
+  /** Chance that one request misbehaves, 0..1. */
+  probability: number;
+  /** What a misbehaving request does; `weight` (default 1) sets how often, relative to the others. */
+  kinds: (FaultAction & { weight?: number })[];
+  /** Endpoints it applies to (see FaultRule.endpoint); every endpoint by default. */
+  endpoints?: string[];
+  /** Seed of the generator (32-bit integer); a random one, readable from randomFaults(), by default. */
+  seed?: number;
+}
+
+export const randomFaultsSchema = z.object({
+  probability: z.number().min(0).max(1),
+  kinds: z.array(z.object({ kind: z.string(), weight: z.number().positive().optional() }).passthrough()).min(1),
+  endpoints: z.array(z.string().min(1)).min(1).optional(),
+  seed: z.number().int().optional(),
+});
+
+/** Validates random-fault settings from JSON (admin API), each kind as a fault rule is; throws a readable Error. */
+export function parseRandomFaults(input: unknown): RandomFaults {
+  const r = randomFaultsSchema.safeParse(input);
+  if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || 'random faults'}: ${i.message}`).join('; '));
+  const kinds = r.data.kinds.map(({ weight, ...k }, i) => {
+    try {
+      const { endpoint: _e, times: _t, afterRequests: _a, ...action } = parseFaultRule({ ...k, endpoint: '*' });
+      return { ...(action as FaultAction), ...(weight !== undefined ? { weight } : {}) };
+    } catch (err) {
+      throw new Error(`kinds.${i}: ${(err as Error).message}`);
+    }
+  });
+  return { ...r.data, kinds };
+}
+
+/**
+ * Parses the CLI form `probability[:kind|kind…[:seed]]`, kinds as in parseFaultSpec's `what`
+ * (a status code, `hang`, `reset`, `delay=<ms>`); a 429 says Retry-After: 1. Example:
+ * `0.05:429|500|503|reset|hang:42`. The default kinds are 429, 500, 503 and reset.
+ */
+export function parseRandomFaultSpec(spec: string): RandomFaults {
+  const [p, kinds, seed, ...rest] = spec.split(':');
+  if (p === undefined || p === '' || rest.length > 0) throw new Error(`bad random faults "${spec}": expected probability[:kind|kind…[:seed]]`);
+  const action = (what: string): unknown => {
+    if (/^\d{3}$/.test(what)) return { kind: 'status', status: Number(what), ...(what === '429' ? { retryAfterSeconds: 1 } : {}) };
+    if (what.startsWith('delay=')) return { kind: 'delay', ms: Number(what.slice(6)) };
+    return { kind: what };
+  };
+  return parseRandomFaults({
+    probability: Number(p),
+    kinds: (kinds ? kinds.split('|') : ['429', '500', '503', 'reset']).map(action),
+    ...(seed !== undefined ? { seed: Number(seed) } : {}),
+  });
+}
+
+/** mulberry32: a small, fast, seedable generator of floats in [0, 1); enough for test faults and drills. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A short name for what a fault did: `status 429`, `hang`, `reset`, `delay`, `fail-job`. */
+export function faultLabel(action: FaultAction): string {
+  return action.kind === 'status' ? `status ${action.status}` : action.kind;
+}
+
 interface ActiveRule {
   rule: FaultRule;
   seen: number;
@@ -126,14 +202,35 @@ interface ActiveRule {
 
 export class FaultPlan {
   private active: ActiveRule[] = [];
+  private chance: { spec: RandomFaults & { seed: number }; next: () => number; considered: number; injected: Map<string, number> } | null = null;
 
   add(rule: FaultRule): this {
     this.active.push({ rule: parseFaultRule(rule), seen: 0, fired: 0 });
     return this;
   }
 
+  /** Turns random faults on (replacing earlier settings), or off with null. */
+  random(spec: RandomFaults | null): this {
+    if (spec === null) {
+      this.chance = null;
+      return this;
+    }
+    const parsed = parseRandomFaults(spec);
+    const seed = parsed.seed ?? Math.floor(Math.random() * 2 ** 31);
+    this.chance = { spec: { ...parsed, seed }, next: seededRandom(seed), considered: 0, injected: new Map() };
+    return this;
+  }
+
+  /** The random-fault settings (with the seed in use), requests considered and faults injected by label; null when off. */
+  randomFaults(): { spec: RandomFaults & { seed: number }; considered: number; injected: Record<string, number> } | null {
+    if (!this.chance) return null;
+    return { spec: this.chance.spec, considered: this.chance.considered, injected: Object.fromEntries(this.chance.injected) };
+  }
+
+  /** Removes the rules and turns random faults off. */
   clear(): void {
     this.active = [];
+    this.chance = null;
   }
 
   /** Rules with their counters, for the admin API and debugging. */
@@ -154,10 +251,34 @@ export class FaultPlan {
       const times = a.rule.times ?? 1;
       if (!hit && a.seen > (a.rule.afterRequests ?? 0) && (times < 0 || a.fired < times)) hit = a;
     }
-    if (!hit) return undefined;
+    if (!hit) return this.draw(endpoint);
     hit.fired++;
     // Strip the rule bookkeeping so callers see only the action.
     const { endpoint: _e, times: _t, afterRequests: _a, ...action } = hit.rule;
+    return action as FaultAction;
+  }
+
+  /** The random fault for one request no rule claimed, if it gets one. Two draws per request considered, so the sequence depends on the seed alone. */
+  private draw(endpoint: string): FaultAction | undefined {
+    const c = this.chance;
+    if (!c || (c.spec.endpoints && !c.spec.endpoints.includes(endpoint))) return undefined;
+    c.considered++;
+    const hit = c.next() < c.spec.probability;
+    const pick = c.next();
+    if (!hit) return undefined;
+    const total = c.spec.kinds.reduce((s, k) => s + (k.weight ?? 1), 0);
+    let at = pick * total;
+    let chosen = c.spec.kinds[c.spec.kinds.length - 1]!;
+    for (const k of c.spec.kinds) {
+      at -= k.weight ?? 1;
+      if (at < 0) {
+        chosen = k;
+        break;
+      }
+    }
+    const { weight: _w, ...action } = chosen;
+    const label = faultLabel(action as FaultAction);
+    c.injected.set(label, (c.injected.get(label) ?? 0) + 1);
     return action as FaultAction;
   }
 }

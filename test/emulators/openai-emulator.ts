@@ -6,7 +6,7 @@
  * behaviour in tests are real even though the words are pseudo-words.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { extname } from 'node:path';
 import { AnalysisPool } from './analysis-pool';
 import { type AudioAnalysis, DecodeError, pitchesIn, speechRegions } from './audio-analysis';
@@ -64,6 +64,8 @@ export interface OpenAIRequestLogEntry extends LogEntryBase {
   language?: string;
   prompt?: string;
   filename?: string;
+  /** sha256 of the file part's bytes: the same audio sent again has the same one. */
+  fileSha256?: string;
   audioSeconds?: number;
   /** Error message sent, for failed requests. */
   error?: string;
@@ -635,7 +637,9 @@ export async function startOpenAIEmulator(opts: OpenAIEmulatorOptions = {}): Pro
       entry.responseFormat = fields.get('response_format')?.[0] ?? 'json';
       entry.language = fields.get('language')?.[0];
       entry.prompt = fields.get('prompt')?.[0];
-      entry.filename = parts.find((p) => p.name === 'file')?.filename;
+      const filePart = parts.find((p) => p.name === 'file');
+      entry.filename = filePart?.filename;
+      if (filePart) entry.fileSha256 = createHash('sha256').update(filePart.data).digest('hex');
 
       const params = parseParams(parts);
       let analysis: AudioAnalysis;
