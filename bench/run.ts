@@ -165,7 +165,12 @@ async function resultWithin(run: StartedRun, ms: number): Promise<SpeechPipeline
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      run.handle.result(),
+      run.handle.result().catch((err: unknown) => {
+        // Say why: the run's own failure, and the activity failure under it.
+        const causes: string[] = [];
+        for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) causes.push(e.message ?? String(e));
+        throw new Error(`${run.handle.workflowId} failed: ${causes.join(' ← ')}`);
+      }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`${run.handle.workflowId} did not finish within ${ms / 1000} s`)), ms);
       }),
