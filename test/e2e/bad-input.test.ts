@@ -20,13 +20,15 @@ interface RunJson {
 }
 
 const FFMPEG = process.env.FFMPEG_PATH || 'ffmpeg';
-/** The unprivileged user the permission cases run as when the tests run as root (root reads every file). */
-const NOBODY = 65534;
-
-/** `speech ARGS…` as a user who is not root: root ignores permission bits, so the refusal could not show. */
+/**
+ * `speech ARGS…` without the power to ignore permission bits. Root reads every file, so when the
+ * tests run as root the CLI runs as root with every capability dropped (no CAP_DAC_OVERRIDE or
+ * CAP_DAC_READ_SEARCH): mode bits then apply to it as to any owner. Staying uid 0 keeps the
+ * checkout readable wherever it lies (a clone under a 0700 temporary folder is not, to nobody).
+ */
 function speechUnprivileged(args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string }): Promise<CliResult> {
   const root = process.getuid?.() === 0;
-  const [cmd, argv] = root ? ['setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', process.execPath, SPEECH_BIN, ...args]] : [process.execPath, [SPEECH_BIN, ...args]];
+  const [cmd, argv] = root ? ['setpriv', ['--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', process.execPath, SPEECH_BIN, ...args]] : [process.execPath, [SPEECH_BIN, ...args]];
   return spawnCli(cmd, argv, opts);
 }
 
@@ -64,11 +66,8 @@ describe('bad input to speech run (child process)', function () {
   before(async () => {
     emus = await startEmulators();
     ({ dir, dataDir, env, cleanUp } = await embeddedCliEnv(emus, 'speech-bad-input-'));
-    // Searchable by the unprivileged user of the permission cases.
-    await chmod(dir, 0o755);
     input = path.join(dir, 'in');
     await mkdir(input);
-    await chmod(input, 0o755);
     speechWav = await makeTwoSpeakerRecording({ dir: input, name: 'speech', turns: [{ speaker: 'A', text: 'Good morning, this is the first speaker.' }, { speaker: 'B', text: 'And this is the second one answering.' }] });
   });
 
@@ -205,8 +204,8 @@ describe('bad input to speech run (child process)', function () {
     await assertRefused('a name that is not UTF-8', r, line, () => speechRunRawPath(shown, ['--json'], { env, cwd: dir }));
   });
 
-  it('refuses a file this user may not read, and one under a folder it may not search (run as a user who is not root)', async () => {
-    // No permission bits at all: unreadable to the unprivileged user, and to the owner when the tests do not run as root.
+  it('refuses a file this user may not read, and one under a folder it may not search (with the power to override permission bits dropped)', async () => {
+    // No permission bits at all: unreadable to its owner once the owner cannot override them.
     const locked = path.join(input, 'locked.wav');
     await writeFile(locked, await readFile(speechWav.path));
     await chmod(locked, 0o000);
