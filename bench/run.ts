@@ -613,7 +613,7 @@ async function sectionDeadWorker(b: Bench): Promise<void> {
 // 5. A whole day: worker memory, stage times, interim disk, history
 
 async function sectionRss(b: Bench, file: { path: string; duration: number }): Promise<void> {
-  heading(`5. ${file.duration >= 86400 ? 'A whole day' : `${(file.duration / 3600).toFixed(1)} hours`} of audio end to end: worker memory, stage times, interim disk (default settings)`);
+  heading(`5. ${file.duration > 86400 - 600 ? 'A whole day' : `${(file.duration / 3600).toFixed(1)} hours`} of audio end to end: worker memory, stage times, interim disk (default settings)`);
   const emus = await latencyEmulators(b);
   const env = workerEnv(b, emus, 'bench-rss');
   await emus.reset();
@@ -835,7 +835,8 @@ async function main(): Promise<void> {
   if (need('day')) {
     const dir = await tempDir('bench-day-');
     const t = Date.now();
-    const day = await makeLongRecording({ dir, seconds: plan.hugeSeconds, name: plan.hugeSeconds >= 86400 ? 'a-whole-day' : 'three-hours' });
+    // pyannote.ai takes at most 24 hours: whole blocks up to that, not past it.
+    const day = await makeLongRecording({ dir, seconds: plan.hugeSeconds, atMost: true, name: plan.hugeSeconds >= 86400 ? 'a-whole-day' : 'three-hours' });
     progress(`made ${(day.duration / 3600).toFixed(1)} h recording in ${s1(Date.now() - t)}`);
     await sectionRss(b, day);
     await rm(dir, { recursive: true, force: true });

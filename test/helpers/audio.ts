@@ -211,8 +211,10 @@ export async function transcode(input: string, output: string, extraArgs: string
 
 export interface LongRecordingOptions {
   dir: string;
-  /** Target length; the result is the smallest whole number of blocks at least this long. */
+  /** Target length; the result is the smallest whole number of blocks at least this long (with `atMost`, the largest at most this long). */
   seconds: number;
+  /** Never longer than `seconds` (for a limit such as pyannote.ai's 24 hours): round down to whole blocks. */
+  atMost?: boolean;
   sampleRate?: number;
   name?: string;
   /** Turns of the repeated block; defaults to six alternating sentences. */
@@ -249,7 +251,8 @@ export async function makeLongRecording(opts: LongRecordingOptions): Promise<Lon
   await fsp.rm(block.path, { force: true });
   const blockSamples = pcm.data.length / 2;
   const blockDuration = blockSamples / sampleRate;
-  const repetitions = Math.max(1, Math.ceil(opts.seconds / blockDuration - 1e-9));
+  const blocks = opts.seconds / blockDuration;
+  const repetitions = Math.max(1, opts.atMost ? Math.floor(blocks + 1e-9) : Math.ceil(blocks - 1e-9));
 
   const path = join(opts.dir, `${name}.wav`);
   const out = createWriteStream(path);
