@@ -2,7 +2,7 @@
 // Keys are read here, from the worker's environment, and never leave this process.
 import { Context } from '@temporalio/activity';
 import type { Next } from '@temporalio/common';
-import { NativeConnection, Worker, type ActivityExecuteInput, type ActivityInboundCallsInterceptor, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type ActivityExecuteInput, type ActivityInboundCallsInterceptor, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { byteRangeFor, readWavInfo, wavHeader } from './providers/wav';
@@ -12,7 +12,7 @@ import { OPENAI_DIARIZE_MODEL, serviceIds, voiceSpace, type Config } from './con
 import { createOpenAIDiarizer, type OpenAIDiarizer } from './providers/openai-diarizer';
 import { Failure } from './domain/failures';
 import { ProviderError } from './providers/errors';
-import { createFsArtifactStore } from './providers/artifact-store';
+import { createFsArtifactStore, removeDeadWritersTemporaries } from './providers/artifact-store';
 import { createFfmpegProcessor } from './providers/ffmpeg';
 import { createOpenAITranscriber } from './providers/openai-transcriber';
 import { createPyannoteDiarizer } from './providers/pyannote-diarizer';
@@ -177,6 +177,11 @@ export interface CreateWorkerOptions {
 
 export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   const { config } = opts;
+  // A worker killed between writing a temporary file and renaming it left the temporary behind;
+  // a worker starting on the same machine removes those (never a live writer's, never another
+  // machine's). Those written outside DATA_DIR go when their target is next written.
+  const abandoned = await removeDeadWritersTemporaries(config.dataDir, { recursive: true });
+  if (abandoned.length > 0) Runtime.instance().logger.info(`Removed ${abandoned.length} temporary file(s) left by killed workers under ${config.dataDir}`, { files: abandoned.slice(0, 20) });
   return Worker.create({
     connection: opts.connection,
     namespace: config.temporal.namespace,

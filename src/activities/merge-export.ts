@@ -49,7 +49,7 @@ export function makeMergeExportActivities(deps: { store: ArtifactStore }) {
       if (diarization.matches) merged.identification = diarization.matches.filter((m) => merged.speakers.includes(m.speaker));
       // Only when the words were lined up with other turns than these (exclusive ones).
       if (diarization.overlapping_turns && JSON.stringify(diarization.overlapping_turns) !== JSON.stringify(diarization.turns)) merged.overlappingTurns = diarization.overlapping_turns;
-      const ref = await deps.store.writeJson(path.join(input.interimDir, 'merged.json'), merged);
+      const ref = await deps.store.writeJson(path.join(input.interimDir, 'merged.json'), merged, { compact: true });
       return { ...ref, metadata: { utterances: merged.utterances.length, speakers: merged.speakers.length } };
     });
   }

@@ -218,7 +218,7 @@ export function makeTranscriptionActivities(deps: {
       const parts = await Promise.all(input.chunks.map((c) => deps.store.readJson<ChunkTranscript>(c)));
       const { transcript, mergedAtSeams } = stitchChunks(parts, input.duration);
       const { words, segments, language } = transcript;
-      const ref = await deps.store.writeJson(path.join(input.interimDir, 'transcript.json'), transcript);
+      const ref = await deps.store.writeJson(path.join(input.interimDir, 'transcript.json'), transcript, { compact: true });
       return {
         ...ref,
         metadata: { words: words.length, segments: segments.length, chunks: parts.length, language, merged_at_seams: mergedAtSeams, ...chunkUsage(input.chunks) },

@@ -2,7 +2,8 @@
 // streamed sha256, verification of recorded references, and the one explanation of a full disk.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
 import type { ArtifactRef } from '../domain/types';
@@ -13,7 +14,8 @@ export type ArtifactCheck = { ok: true } | { ok: false; problem: 'missing' | 'co
 export interface ArtifactStore {
   /** Writes `data` to `file` atomically (temporary file in the same folder, then rename). */
   writeAtomic(file: string, data: string | Buffer): Promise<ArtifactRef>;
-  writeJson(file: string, value: unknown): Promise<ArtifactRef>;
+  /** Pretty-printed, or on one line with `compact` (large interim results: half the bytes, and half the string held while writing). */
+  writeJson(file: string, value: unknown, opts?: { compact?: boolean }): Promise<ArtifactRef>;
   readJson<T>(ref: ArtifactRef | string): Promise<T>;
   /** Hashes an existing file into a reference. */
   describe(file: string, metadata?: ArtifactRef['metadata']): Promise<ArtifactRef>;
@@ -93,16 +95,79 @@ function formatBytes(n: number): string {
   return `${v.toFixed(1)} ${units[i]}`;
 }
 
-const TEMP_NAME = /^\.(.+)\.\d+\.[0-9a-f]{8}\.tmp$/;
+/**
+ * Temporary files are `.NAME.<pid>-<host>.<random>.tmp` beside their target: the writer's pid
+ * and a tag of its host name, so that a worker can tell a temporary left by a killed writer on
+ * its own machine (pid gone) from one being written right now, here or by a worker on another
+ * machine sharing the folder. Releases before the tag wrote `.NAME.<pid>.<random>.tmp`.
+ */
+const TEMP_NAME = /^\.(.+)\.(\d+)(?:-([0-9a-f]{6}))?\.[0-9a-f]{8}\.tmp$/;
 
-/** The file a temporary path of `tempPathFor` stands for (`.converted.wav.12.ab12cd34.tmp` → `converted.wav`). */
+/** This machine's tag in temporary names. */
+export const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 6);
+
+/** An untagged temporary (an earlier release) is taken for abandoned only when this old and its pid is gone here. */
+const UNTAGGED_ABANDONED_AFTER_MS = 3_600_000;
+
+/** The file a temporary path of `tempPathFor` stands for (`.converted.wav.12-ab12cd.ab12cd34.tmp` → `converted.wav`). */
 export function finalNameOf(tempFile: string): string {
   const base = path.basename(tempFile);
   return TEMP_NAME.exec(base)?.[1] ?? base;
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+/**
+ * Removes the temporaries whose writer is dead: written on this machine by a process that no
+ * longer exists (a worker SIGKILLed between writing and renaming). Under `dir`, for the target
+ * `name` only or (recursive) the whole tree. A temporary of a live process, of this process, or
+ * of another machine is never touched. Returns the paths removed.
+ */
+export async function removeDeadWritersTemporaries(dir: string, opts: { name?: string; recursive?: boolean } = {}): Promise<string[]> {
+  const removed: string[] = [];
+  const now = Date.now();
+  const visit = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        if (opts.recursive) await visit(p);
+        continue;
+      }
+      const m = TEMP_NAME.exec(e.name);
+      if (!m || !e.isFile() || (opts.name !== undefined && m[1] !== opts.name)) continue;
+      const pid = Number(m[2]);
+      if (pid === process.pid || processAlive(pid)) continue;
+      if (m[3] === undefined) {
+        const s = await stat(p).catch(() => null);
+        if (!s || now - s.mtimeMs < UNTAGGED_ABANDONED_AFTER_MS) continue;
+      } else if (m[3] !== HOST_TAG) continue;
+      await unlink(p).then(
+        () => removed.push(p),
+        () => undefined,
+      );
+    }
+  };
+  await visit(dir);
+  return removed;
+}
+
 export function createFsArtifactStore(): ArtifactStore {
-  const tempPathFor = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tempPathFor = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${HOST_TAG}.${randomBytes(4).toString('hex')}.tmp`);
+  /** A target just written: what a killed earlier writer of it left goes too. */
+  const sweep = (file: string) => removeDeadWritersTemporaries(path.dirname(file), { name: path.basename(file) });
 
   const store: ArtifactStore = {
     tempPathFor,
@@ -114,27 +179,30 @@ export function createFsArtifactStore(): ArtifactStore {
         if (isDiskFullError(err)) throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: null }, err);
         throw err;
       }
+      await sweep(file);
     },
 
     async writeAtomic(file, data) {
       const tmp = tempPathFor(file);
-      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      // A string is written and hashed as it is (no Buffer copy of a large record).
+      const bytes = Buffer.byteLength(data);
       try {
         await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(tmp, buf);
+        await writeFile(tmp, data);
         await rename(tmp, file);
+        await sweep(file);
       } catch (err) {
         // The file under its final name is the earlier, complete one (or none): only the
         // temporary is half-written, and it goes.
         await unlink(tmp).catch(() => undefined);
-        if (isDiskFullError(err)) throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: buf.length }, err);
+        if (isDiskFullError(err)) throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: bytes }, err);
         throw err;
       }
-      return { path: file, sha256: createHash('sha256').update(buf).digest('hex'), bytes: buf.length };
+      return { path: file, sha256: createHash('sha256').update(data).digest('hex'), bytes };
     },
 
-    writeJson(file, value) {
-      return store.writeAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+    writeJson(file, value, opts) {
+      return store.writeAtomic(file, `${opts?.compact ? JSON.stringify(value) : JSON.stringify(value, null, 2)}\n`);
     },
 
     async readJson<T>(ref: ArtifactRef | string): Promise<T> {

@@ -4,15 +4,16 @@
 // to be written, or is one this pipeline wrote and nobody changed since, or the user said
 // --overwrite. Anything else (another run's transcript, a file the user edited) is refused.
 import { createHash } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { link, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
-import { FORMAT_EXTENSIONS, renderExport, renderOptions, type SubtitleOptions } from '../domain/formats';
+import { FORMAT_EXTENSIONS, renderExport, renderOptions, type ExportData, type SubtitleOptions } from '../domain/formats';
 import { withNames } from '../domain/speakers';
 import type { ExportFormat } from '../domain/stages';
 import type { ArtifactRef, MergedTranscript } from '../domain/types';
 import type { ArtifactStore } from './artifact-store';
-import { diskFullError, isDiskFullError, sha256File } from './artifact-store';
+import { diskFullError, isDiskFullError, removeDeadWritersTemporaries, sha256File } from './artifact-store';
 import { ProviderError } from './errors';
 import { readSpeakerNames } from './speaker-names';
 
@@ -71,17 +72,20 @@ export function outputExists(reason: string): ProviderError {
  * is renamed over the old one. A full disk fails the temporary file only: the file under the
  * final name stays as it was (or absent), and the temporary is removed.
  */
-export async function writeOutput(store: ArtifactStore, file: string, data: string | Buffer, opts: { owned: Map<string, string>; overwrite: boolean }): Promise<ArtifactRef> {
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const ref: ArtifactRef = { path: file, sha256, bytes: bytes.length };
-  const check = await checkOutput(file, { ...opts, sha256 });
+export async function writeOutput(store: ArtifactStore, file: string, data: ExportData, opts: { owned: Map<string, string>; overwrite: boolean }): Promise<ArtifactRef> {
+  // Hashed before anything is written when the check needs it: always for text and bytes (no
+  // copy of a string into a Buffer), for pieces only when a file is there to compare with.
+  let known = typeof data === 'string' || Buffer.isBuffer(data) || existsSync(file) ? digest(data) : null;
+  const check = await checkOutput(file, { ...opts, ...(known ? { sha256: known.sha256 } : {}) });
   if (!check.ok) throw outputExists(check.reason);
-  if (check.existing === 'identical') return ref;
+  if (check.existing === 'identical') return { path: file, ...known! };
   const tmp = store.tempPathFor(file);
+  let ref: ArtifactRef | null = null;
   try {
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(tmp, bytes);
+    const written = await writeData(tmp, data);
+    known ??= written;
+    ref = { path: file, ...written };
     if (check.existing === 'none') {
       try {
         await link(tmp, file);
@@ -94,7 +98,7 @@ export async function writeOutput(store: ArtifactStore, file: string, data: stri
         }
         if (code !== 'EEXIST') throw err;
         // Someone wrote it between the check and now: judge that file instead.
-        const again = await checkOutput(file, { ...opts, sha256 });
+        const again = await checkOutput(file, { ...opts, sha256: written.sha256 });
         if (!again.ok) throw outputExists(again.reason);
         if (again.existing !== 'identical') await rename(tmp, file);
       }
@@ -104,11 +108,44 @@ export async function writeOutput(store: ArtifactStore, file: string, data: stri
   } catch (err) {
     if (!isDiskFullError(err)) throw err;
     await unlink(tmp).catch(() => undefined);
-    throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: bytes.length, output: true }, err);
+    throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: (known ?? digest(data)).bytes, output: true }, err);
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
+  await removeDeadWritersTemporaries(path.dirname(file), { name: path.basename(file) });
   return ref;
+}
+
+/** sha256 and size of what `data` writes (pieces are made and dropped one at a time). */
+function digest(data: ExportData): { sha256: string; bytes: number } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for (const piece of typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data.pieces()) {
+    hash.update(piece);
+    bytes += Buffer.byteLength(piece);
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Writes `data` to `file`, hashing it on the way. */
+async function writeData(file: string, data: ExportData): Promise<{ sha256: string; bytes: number }> {
+  if (typeof data === 'string' || Buffer.isBuffer(data)) {
+    await writeFile(file, data);
+    return digest(data);
+  }
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const fh = await open(file, 'w');
+  try {
+    for (const piece of data.pieces()) {
+      hash.update(piece);
+      bytes += Buffer.byteLength(piece);
+      await fh.write(piece);
+    }
+  } finally {
+    await fh.close();
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 export interface ExportRequest {
@@ -136,25 +173,30 @@ export async function writeExports(store: ArtifactStore, req: ExportRequest): Pr
   for (const r of req.alsoOwned ?? []) if (!owned.has(r.path)) owned.set(r.path, r.sha256);
   const merged = withNames(stored, names);
   const options = renderOptions(req.render);
-  // Rendered first, so that a full disk can be told what all of them still need.
-  const rendered: { format: ExportFormat; file: string; data: string | Buffer }[] = [];
-  for (const format of req.formats) {
-    rendered.push({ format, file: path.join(req.outDir, `${req.baseName}.${FORMAT_EXTENSIONS[format]}`), data: await renderExport(format, merged, options) });
-  }
+  const fileOf = (format: ExportFormat) => path.join(req.outDir, `${req.baseName}.${FORMAT_EXTENSIONS[format]}`);
+  // One format at a time, rendered, written and let go: a whole day's transcript renders to
+  // tens of MB per format, and holding every rendering at once is what filled a worker's memory.
   const refs: ArtifactRef[] = [];
   let failed = false;
   try {
-    for (const [i, r] of rendered.entries()) {
+    for (const [i, format] of req.formats.entries()) {
+      const file = fileOf(format);
       try {
-        const ref = await writeOutput(store, r.file, r.data, { owned, overwrite: req.overwrite });
-        refs.push({ ...ref, metadata: { format: r.format } });
+        const ref = await writeOutput(store, file, await renderExport(format, merged, options), { owned, overwrite: req.overwrite });
+        refs.push({ ...ref, metadata: { format } });
       } catch (err) {
         if (!(err instanceof ProviderError && err.type === Failure.DiskFull)) throw err;
-        // What still needs room: this file and the later ones not already there as they are.
-        const left = [rendered[i]!];
-        for (const x of rendered.slice(i + 1)) if ((await currentSha(x.file).catch(() => null)) !== createHash('sha256').update(x.data).digest('hex')) left.push(x);
-        const needBytes = left.reduce((n, x) => n + Buffer.byteLength(x.data), 0);
-        throw await diskFullError({ dir: req.outDir, writing: left.map((x) => path.basename(x.file)).join(', '), needBytes, output: true });
+        // What still needs room: this file and the later ones not already there as they are
+        // (rendered again one by one, only to be measured).
+        const left: string[] = [path.basename(file)];
+        let needBytes = 0;
+        for (const later of req.formats.slice(i)) {
+          const { sha256, bytes } = digest(await renderExport(later, merged, options));
+          if (later !== format && (await currentSha(fileOf(later)).catch(() => null)) === sha256) continue;
+          if (later !== format) left.push(path.basename(fileOf(later)));
+          needBytes += bytes;
+        }
+        throw await diskFullError({ dir: req.outDir, writing: left.join(', '), needBytes, output: true });
       }
     }
   } catch (err) {

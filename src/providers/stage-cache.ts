@@ -13,6 +13,7 @@ import { copyFile, link, mkdir, readdir, readFile, rename, stat, unlink } from '
 import path from 'node:path';
 import type { ArtifactRef } from '../domain/types';
 import type { ArtifactStore } from './artifact-store';
+import { removeDeadWritersTemporaries } from './artifact-store';
 
 /** Stages whose results are cached. Merge and export are not: they cost nothing and carry the file's name. */
 export const CACHED_STAGES = ['audio_conversion', 'diarization', 'transcription_chunk'] as const;
@@ -225,6 +226,7 @@ async function placeFile(store: ArtifactStore, source: string, target: string): 
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
+  await removeDeadWritersTemporaries(path.dirname(target), { name: path.basename(target) });
 }
 
 /** Who answers a stage: the provider, and where (a compatible server or another account's proxy answers differently). */

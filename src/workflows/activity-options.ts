@@ -15,12 +15,16 @@ interface Group {
 export const ACTIVITY_GROUPS = {
   /** State record writes and artifact checks. */
   bookkeeping: { startToCloseTimeout: '10m', maximumAttempts: 10 },
-  /** ffmpeg over the whole input: long files take a while. */
-  conversion: { startToCloseTimeout: '2h', maximumAttempts: 5 },
+  /**
+   * ffmpeg over the whole input: long files take a while. Local work costs nothing to repeat,
+   * and every worker lost mid-conversion costs an attempt (all of a busy worker's conversions
+   * at once): 10, as for the other groups, so that a run outlasts a stretch of lost workers.
+   */
+  conversion: { startToCloseTimeout: '2h', maximumAttempts: 10 },
   /** Upload, job and polling: a provider's queue can be long. */
   diarization: { startToCloseTimeout: '12h', maximumAttempts: 8 },
-  /** Chunk planning and stitching the chunk transcripts. */
-  transcriptionPlan: { startToCloseTimeout: '30m', maximumAttempts: 5 },
+  /** Chunk planning and stitching the chunk transcripts (local work, like conversion). */
+  transcriptionPlan: { startToCloseTimeout: '30m', maximumAttempts: 10 },
   /** One chunk's request. */
   transcriptionChunk: { startToCloseTimeout: '20m', maximumAttempts: 10 },
   /** Merge and export work on local files only. */

@@ -6,7 +6,7 @@ import type { ExportFormat } from '../stages';
 import { displayTranscript } from '../speakers';
 import type { MergedTranscript } from '../types';
 import { renderDocx } from './docx';
-import { renderJson } from './json';
+import { jsonPieces, renderJson } from './json';
 import { renderMarkdown } from './markdown';
 import { DEFAULT_RENDER_OPTIONS, type RenderOptions } from './options';
 import { renderRttm } from './rttm';
@@ -14,7 +14,7 @@ import { renderSrt } from './srt';
 import { renderTxt } from './txt';
 import { renderVtt } from './vtt';
 
-export { renderJson, JSON_FORMAT_VERSION } from './json';
+export { renderJson, jsonPieces, JSON_FORMAT_VERSION } from './json';
 export { renderMarkdown, escapeMarkdown } from './markdown';
 export { renderRttm, rttmFileId, rttmSpeaker } from './rttm';
 export { renderSrt } from './srt';
@@ -51,9 +51,15 @@ export function renderFormat(format: TextFormat, merged: MergedTranscript, optio
   return RENDERERS[format](merged, options);
 }
 
+/**
+ * What an export writes: its text, its bytes (DOCX), or its text in pieces, made afresh on each
+ * call of `pieces` (the JSON: tens of MB for a whole day, written without being held at once).
+ */
+export type ExportData = string | Buffer | { pieces: () => Iterable<string> };
+
 /** The file an export writes: speakers shown by name (JSON: labels plus names), DOCX as bytes. */
-export async function renderExport(format: ExportFormat, merged: MergedTranscript, options: RenderOptions = DEFAULT_RENDER_OPTIONS): Promise<string | Buffer> {
-  if (format === 'json') return renderJson(merged);
+export async function renderExport(format: ExportFormat, merged: MergedTranscript, options: RenderOptions = DEFAULT_RENDER_OPTIONS): Promise<ExportData> {
+  if (format === 'json') return { pieces: () => jsonPieces(merged) };
   const shown = displayTranscript(merged);
   if (format === 'docx') return renderDocx(shown);
   return renderFormat(format, shown, options);
