@@ -26,7 +26,7 @@ import { LATENCY_EMULATORS, OPENAI_LATENCY, PYANNOTE_LATENCY } from './latency';
 import { heading, median, mb, ms0, note, progress, s1, s2, summaryTable, table, x, type SummaryRow } from './report';
 import {
   benchEnv,
-  cleanupAll,
+  runBench,
   cpuSeconds,
   sampleRss,
   procStatus,
@@ -849,31 +849,4 @@ async function main(): Promise<void> {
   note(`total bench time ${s1(Date.now() - t0)}`);
 }
 
-let exiting = false;
-async function shutdown(code: number): Promise<void> {
-  // A second signal (tsx relays Ctrl-C to this process too) must not cut the clean-up short.
-  if (exiting) return;
-  exiting = true;
-  if (code !== 0) console.error(`\nstopping (exit ${code}): cleaning up child processes and temp dirs…`);
-  await cleanupAll();
-  process.exit(code);
-}
-process.on('SIGINT', () => void shutdown(130));
-process.on('SIGTERM', () => void shutdown(143));
-// Calls still pending when clean-up closes the client fail late: during clean-up that is expected
-// and must not cut it short; at any other time it is a bench failure.
-const onStray = (err: unknown) => {
-  if (exiting) return;
-  console.error(`\nbench failed: ${(err as Error)?.stack ?? String(err)}`);
-  void shutdown(1);
-};
-process.on('uncaughtException', onStray);
-process.on('unhandledRejection', onStray);
-
-main().then(
-  () => shutdown(0),
-  (err) => {
-    console.error(`\nbench failed: ${(err as Error).stack ?? String(err)}`);
-    return shutdown(1);
-  },
-);
+runBench(main);

@@ -39,6 +39,40 @@ export async function cleanupAll(): Promise<void> {
   }
 }
 
+/**
+ * Runs a bench's `main` as the process: its exit code (0 when it returns nothing), child
+ * processes and temp dirs cleaned up on every way out (end, failure, Ctrl-C, SIGTERM).
+ */
+export function runBench(main: () => Promise<number | void>): void {
+  let exiting = false;
+  const shutdown = async (code: number): Promise<void> => {
+    // A second signal (tsx relays Ctrl-C to this process too) must not cut the clean-up short.
+    if (exiting) return;
+    exiting = true;
+    if (code !== 0 && code !== 1) console.error(`\nstopping (exit ${code}): cleaning up child processes and temp dirs…`);
+    await cleanupAll();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(130));
+  process.on('SIGTERM', () => void shutdown(143));
+  // Calls still pending when clean-up closes the client fail late: during clean-up that is
+  // expected and must not cut it short; at any other time it is a bench failure.
+  const onStray = (err: unknown) => {
+    if (exiting) return;
+    console.error(`\nbench failed: ${(err as Error)?.stack ?? String(err)}`);
+    void shutdown(1);
+  };
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
+  main().then(
+    (code) => shutdown(code ?? 0),
+    (err) => {
+      console.error(`\nbench failed: ${(err as Error).stack ?? String(err)}`);
+      return shutdown(1);
+    },
+  );
+}
+
 export async function tempDir(prefix: string): Promise<string> {
   const dir = await testTmpDir(prefix);
   onCleanup(`temp dir ${dir}`, () => rm(dir, { recursive: true, force: true }));

@@ -19,7 +19,7 @@ import { DEFAULT_TURNS, MEETING_SENTENCES, makeTwoSpeakerRecording, type Recordi
 import { spanOf, timeline, workflowTaskTimes } from './history';
 import { LATENCY_EMULATORS, OPENAI_LATENCY, PYANNOTE_LATENCY } from './latency';
 import { heading, mb, median, note, progress, s1, s2, summaryTable, table, type SummaryRow } from './report';
-import { benchEnv, cleanupAll, cpuSeconds, procStatus, runSpeech, sampleRss, startEmulatorProcess, startServer, startWorker, tempDir } from './stack';
+import { benchEnv, cpuSeconds, procStatus, runSpeech, sampleRss, startEmulatorProcess, startServer, startWorker, runBench, tempDir } from './stack';
 
 const TASK_QUEUE = 'bench-throughput';
 /** Worker RSS sampling interval. */
@@ -445,30 +445,4 @@ async function main(): Promise<number> {
   return allOk && missed.length === 0 ? 0 : 1;
 }
 
-let exiting = false;
-async function shutdown(code: number): Promise<void> {
-  // A second signal (tsx relays Ctrl-C to this process too) must not cut the clean-up short.
-  if (exiting) return;
-  exiting = true;
-  if (code !== 0 && code !== 1) console.error(`\nstopping (exit ${code}): cleaning up child processes and temp dirs…`);
-  await cleanupAll();
-  process.exit(code);
-}
-process.on('SIGINT', () => void shutdown(130));
-process.on('SIGTERM', () => void shutdown(143));
-// Calls still pending when clean-up closes the client fail late: during clean-up that is expected.
-const onStray = (err: unknown) => {
-  if (exiting) return;
-  console.error(`\nbench failed: ${(err as Error)?.stack ?? String(err)}`);
-  void shutdown(1);
-};
-process.on('uncaughtException', onStray);
-process.on('unhandledRejection', onStray);
-
-main().then(
-  (code) => shutdown(code),
-  (err) => {
-    console.error(`\nbench failed: ${(err as Error).stack ?? String(err)}`);
-    return shutdown(1);
-  },
-);
+runBench(main);
