@@ -29,17 +29,8 @@ export function seconds(ms: number | null | undefined): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
+/** 1536 → "1.5 KiB": the one formatter of byte counts (`df -h`'s units). */
+export { formatBytes as humanBytes } from '../providers/artifact-store';
 
 /** A plain table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {

@@ -83,7 +83,7 @@ export async function diskFullError(w: DiskFullWrite, cause?: unknown): Promise<
 }
 
 /** 1536 → "1.5 KiB", in the units `df -h` and the CLI use. */
-function formatBytes(n: number): string {
+export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
