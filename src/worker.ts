@@ -180,8 +180,10 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   // A worker killed between writing a temporary file and renaming it left the temporary behind;
   // a worker starting on the same machine removes those (never a live writer's, never another
   // machine's). Those written outside DATA_DIR go when their target is next written.
-  const abandoned = await removeDeadWritersTemporaries(config.dataDir, { recursive: true });
-  if (abandoned.length > 0) Runtime.instance().logger.info(`Removed ${abandoned.length} temporary file(s) left by killed workers under ${config.dataDir}`, { files: abandoned.slice(0, 20) });
+  // In the background: a large DATA_DIR takes a while to walk, and no start waits for it.
+  void removeDeadWritersTemporaries(config.dataDir, { recursive: true }).then((abandoned) => {
+    if (abandoned.length > 0) Runtime.instance().logger.info(`Removed ${abandoned.length} temporary file(s) left by killed workers under ${config.dataDir}`, { files: abandoned.slice(0, 20) });
+  });
   return Worker.create({
     connection: opts.connection,
     namespace: config.temporal.namespace,

@@ -5,7 +5,7 @@
 // --overwrite. Anything else (another run's transcript, a file the user edited) is refused.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
 import { FORMAT_EXTENSIONS, renderExport, renderOptions, type ExportData, type SubtitleOptions } from '../domain/formats';
@@ -75,7 +75,7 @@ export function outputExists(reason: string): ProviderError {
 export async function writeOutput(store: ArtifactStore, file: string, data: ExportData, opts: { owned: Map<string, string>; overwrite: boolean }): Promise<ArtifactRef> {
   // Hashed before anything is written when the check needs it: always for text and bytes (no
   // copy of a string into a Buffer), for pieces only when a file is there to compare with.
-  let known = typeof data === 'string' || Buffer.isBuffer(data) || existsSync(file) ? digest(data) : null;
+  const known = isWhole(data) || existsSync(file) ? digest(data) : null;
   const check = await checkOutput(file, { ...opts, ...(known ? { sha256: known.sha256 } : {}) });
   if (!check.ok) throw outputExists(check.reason);
   if (check.existing === 'identical') return { path: file, ...known! };
@@ -83,8 +83,7 @@ export async function writeOutput(store: ArtifactStore, file: string, data: Expo
   let ref: ArtifactRef | null = null;
   try {
     await mkdir(path.dirname(file), { recursive: true });
-    const written = await writeData(tmp, data);
-    known ??= written;
+    const written = isWhole(data) ? (await writeFile(tmp, data), known!) : await hashPieces(data.pieces(), await open(tmp, 'w'));
     ref = { path: file, ...written };
     if (check.existing === 'none') {
       try {
@@ -108,7 +107,7 @@ export async function writeOutput(store: ArtifactStore, file: string, data: Expo
   } catch (err) {
     if (!isDiskFullError(err)) throw err;
     await unlink(tmp).catch(() => undefined);
-    throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: (known ?? digest(data)).bytes, output: true }, err);
+    throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: (ref ?? known ?? digest(data)).bytes, output: true }, err);
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -116,28 +115,28 @@ export async function writeOutput(store: ArtifactStore, file: string, data: Expo
   return ref;
 }
 
+/** Text or bytes held whole, as against text made in pieces. */
+function isWhole(data: ExportData): data is string | Buffer {
+  return typeof data === 'string' || Buffer.isBuffer(data);
+}
+
 /** sha256 and size of what `data` writes (pieces are made and dropped one at a time). */
 function digest(data: ExportData): { sha256: string; bytes: number } {
   const hash = createHash('sha256');
   let bytes = 0;
-  for (const piece of typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data.pieces()) {
+  for (const piece of isWhole(data) ? [data] : data.pieces()) {
     hash.update(piece);
     bytes += Buffer.byteLength(piece);
   }
   return { sha256: hash.digest('hex'), bytes };
 }
 
-/** Writes `data` to `file`, hashing it on the way. */
-async function writeData(file: string, data: ExportData): Promise<{ sha256: string; bytes: number }> {
-  if (typeof data === 'string' || Buffer.isBuffer(data)) {
-    await writeFile(file, data);
-    return digest(data);
-  }
+/** Writes `pieces` into `fh` (then closes it), hashing them on the way. */
+async function hashPieces(pieces: Iterable<string>, fh: FileHandle): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  const fh = await open(file, 'w');
   try {
-    for (const piece of data.pieces()) {
+    for (const piece of pieces) {
       hash.update(piece);
       bytes += Buffer.byteLength(piece);
       await fh.write(piece);
