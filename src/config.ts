@@ -64,6 +64,7 @@ const EnvSchema = z.object({
   LOCAL_COMPUTE_TYPE: optionalString.refine((v) => v === undefined || /^[a-z0-9_]+$/.test(v), { message: 'LOCAL_COMPUTE_TYPE must be a CTranslate2 compute type such as int8, int8_float16, float16, float32' }),
   LOCAL_THREADS: z.coerce.number().int().min(0).max(256).default(0),
   LOCAL_CONCURRENCY: z.coerce.number().int().min(0).max(64).default(0),
+  LOCAL_BATCH_SIZE: z.coerce.number().int().min(0).max(64).default(0),
   LOCAL_ENGINE_PORT: z.coerce.number().int().min(1).max(65535).default(7340),
   LOCAL_ENGINE_PYTHON: optionalString,
   FAULT_ACTIVITY_DELAYS: optionalString.refine((v) => v === undefined || /^(\w+:\d+)(,\w+:\d+)*$/.test(v), {
@@ -127,6 +128,8 @@ export interface Config {
     threads: number;
     /** Computations at once in the engine; 0: the engine's default. */
     concurrency: number;
+    /** Speech windows of up to 30 s decoded together; 1: one after another; 0: the engine's default (8). */
+    batchSize: number;
     port: number;
     python: string;
   };
@@ -195,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       computeType: e.LOCAL_COMPUTE_TYPE,
       threads: e.LOCAL_THREADS,
       concurrency: e.LOCAL_CONCURRENCY,
+      batchSize: e.LOCAL_BATCH_SIZE,
       port: e.LOCAL_ENGINE_PORT,
       python: e.LOCAL_ENGINE_PYTHON ?? path.resolve(__dirname, '..', 'engine', '.venv', 'bin', 'python'),
     },

@@ -175,6 +175,7 @@ export async function startEngine(config: Config, waitMs = 180_000): Promise<Eng
     ...(l.computeType ? ['--compute-type', l.computeType] : []),
     ...(l.concurrency > 0 ? ['--concurrency', String(l.concurrency)] : []),
     ...(l.threads > 0 ? ['--threads', String(l.threads)] : []),
+    ...(l.batchSize > 0 ? ['--batch-size', String(l.batchSize)] : []),
     ...(l.asrModel !== 'tiny.en' ? ['--asr-model', l.asrModel] : []),
   ];
   const out = openSync(logFile, 'a');

@@ -89,12 +89,79 @@ class Recognizer:
     Word timestamps are always computed (their cost is within the noise on tiny.en).
     """
 
-    def __init__(self, model: str, device: str, compute_type: str, threads: int, workers: int, beam_size: int):
-        from faster_whisper import WhisperModel
+    def __init__(self, model: str, device: str, compute_type: str, threads: int, workers: int, beam_size: int, batch_size: int = 1):
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_name = model
         self.beam_size = beam_size
+        self.batch_size = batch_size
         self.model = WhisperModel(model, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=workers)
+        self.batched = BatchedInferencePipeline(model=self.model) if batch_size > 1 else None
+
+    def _batched(self, audio: np.ndarray, speech: list[tuple[float, float]], *, language: str | None, prompt: str | None, temperature: float) -> tuple[list[Segment], str]:
+        """The speech windows decoded `batch_size` at a time; a prompt conditions the first window only.
+
+        Each window is decoded on its own (no window is conditioned on the text of the one before),
+        so a request's prompt, the words before this chunk, belongs to its first window: given to
+        every window it made tiny.en skip speech that resembled it (WER 0.090 against 0.069).
+        """
+        assert self.batched is not None
+        clips = [{"start": a, "end": b} for a, b in speech_windows(speech)]
+        groups = [(clips[:1], prompt), (clips[1:], None)] if prompt else [(clips, None)]
+        out: list[Segment] = []
+        lang = language
+        for group, group_prompt in groups:
+            if not group:
+                continue
+            segments, info = self.batched.transcribe(
+                audio,
+                language=lang,
+                initial_prompt=group_prompt or None,
+                temperature=temperature,
+                beam_size=self.beam_size,
+                word_timestamps=True,
+                clip_timestamps=group,
+                batch_size=self.batch_size,
+            )
+            for s in segments:
+                out.extend(self._sentences(s))
+            lang = lang or info.language
+        return out, lang or "en"
+
+    def _sentences(self, s: Any) -> list[Segment]:
+        """A batched window's one segment, cut into segments at sentence ends and long pauses, as
+        OpenAI's segments are (the hallucination filter and subtitles judge them one by one). The
+        window's confidence figures stay on each piece; text, tokens and compression are the piece's own."""
+        from faster_whisper.transcribe import get_compression_ratio
+
+        raw = [w for w in (s.words or []) if w.word.strip()]
+        pieces: list[list[Any]] = []
+        for i, w in enumerate(raw):
+            if not pieces or _ends_sentence(raw[i - 1].word) or float(w.start) - float(raw[i - 1].end) >= PAUSE_SPLIT_SECONDS:
+                pieces.append([])
+            pieces[-1].append(w)
+        if not pieces:
+            return []
+        out = []
+        for piece in pieces:
+            text = "".join(w.word for w in piece)
+            text = text if text.startswith(" ") else f" {text}"
+            out.append(
+                Segment(
+                    id=0,
+                    seek=int(round(float(s.start) * 100)),
+                    start=float(piece[0].start),
+                    end=float(piece[-1].end),
+                    text=text,
+                    tokens=self.model.hf_tokenizer.encode(text, add_special_tokens=False).ids,
+                    temperature=float(s.temperature if s.temperature is not None else 0.0),
+                    avg_logprob=float(s.avg_logprob),
+                    compression_ratio=float(get_compression_ratio(text.strip())),
+                    no_speech_prob=float(s.no_speech_prob),
+                    words=[Word(w.word.strip(), float(w.start), float(w.end)) for w in piece],
+                )
+            )
+        return out
 
     def _pass(self, audio: np.ndarray, *, language: str | None, prompt: str | None, temperature: float, offset: float, first_id: int) -> tuple[list[Segment], Any]:
         temps: Any = FALLBACK_TEMPERATURES if temperature == 0 else temperature
@@ -128,14 +195,21 @@ class Recognizer:
         return out, info
 
     def transcribe(self, audio: np.ndarray, *, language: str | None, prompt: str | None, temperature: float, speech: list[tuple[float, float]] | None = None) -> Result:
-        """`speech`: speech regions in seconds (from VAD); None skips both corrections."""
-        segments, info = self._pass(audio, language=language, prompt=prompt, temperature=temperature, offset=0.0, first_id=0)
+        """`speech`: speech regions in seconds (from VAD); None skips both corrections (and batching, which decodes the speech only)."""
+        duration = len(audio) / 16000
+        if self.batched is not None and speech:
+            segments, detected = self._batched(audio, speech, language=language, prompt=prompt, temperature=temperature)
+        elif self.batched is not None and speech is not None:
+            segments, detected = [], language or "en"  # no speech at all: nothing to decode
+        else:
+            segments, info = self._pass(audio, language=language, prompt=prompt, temperature=temperature, offset=0.0, first_id=0)
+            detected, duration = info.language, float(info.duration)
         if speech:
             gaps = uncovered(speech, segments)
             for g0, g1 in gaps:
                 a0 = max(0.0, g0 - GAP_PAD)
                 a1 = min(len(audio) / 16000, g1 + GAP_PAD)
-                extra, _ = self._pass(audio[int(a0 * 16000) : int(a1 * 16000)], language=info.language, prompt=None, temperature=temperature, offset=a0, first_id=0)
+                extra, _ = self._pass(audio[int(a0 * 16000) : int(a1 * 16000)], language=detected, prompt=None, temperature=temperature, offset=a0, first_id=0)
                 extra = [x for x in extra if x.text.strip()]
                 if extra:
                     log.info("speech at %.2f-%.2f s had no words after the first pass; a second pass found %d segment(s)", g0, g1, len(extra))
@@ -147,7 +221,34 @@ class Recognizer:
             s.start, s.end = round(s.start, 2), round(s.end, 2)
             for w in s.words:
                 w.start, w.end = round(w.start, 2), round(w.end, 2)
-        return Result(language=info.language, duration=float(info.duration), segments=segments)
+        return Result(language=detected, duration=duration, segments=segments)
+
+
+# Whisper decodes 30-second windows.
+WINDOW_SECONDS = 30.0
+# A batched window's text is cut into segments after a sentence end or before a pause this long.
+PAUSE_SPLIT_SECONDS = 1.0
+
+
+def _ends_sentence(word: str) -> bool:
+    return word.strip().endswith((".", "?", "!", "。", "？", "！"))
+
+
+def speech_windows(speech: list[tuple[float, float]], limit: float = WINDOW_SECONDS) -> list[tuple[float, float]]:
+    """Consecutive speech regions grouped into windows of at most `limit` seconds, the pauses
+    between them kept (the model hears the audio as it was). A region longer than `limit` (the
+    VAD splits speech at its quietest moment before that, so only unbroken speech) is cut evenly."""
+    windows: list[tuple[float, float]] = []
+    for a, b in speech:
+        if b <= a:
+            continue
+        if windows and b - windows[-1][0] <= limit:
+            windows[-1] = (windows[-1][0], b)
+            continue
+        pieces = max(1, math.ceil((b - a) / limit - 1e-9))
+        step = (b - a) / pieces
+        windows.extend((a + k * step, a + (k + 1) * step if k < pieces - 1 else b) for k in range(pieces))
+    return windows
 
 
 def _spans(segments: list[Segment]) -> list[tuple[float, float]]:

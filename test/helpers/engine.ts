@@ -26,6 +26,8 @@ export interface EngineHealth {
   compute_type: string;
   threads: number;
   concurrency: number;
+  beam_size: number;
+  batch_size: number;
   pid: number;
   transcriptions: number;
   diarization_computations: number;
