@@ -1,13 +1,16 @@
 // merge and export: pure domain functions wrapped in file reads and atomic writes.
 import path from 'node:path';
+import { utterancesOf } from '../domain/columns';
+import { compactJsonPieces } from '../domain/compact-json';
 import type { SubtitleOptions } from '../domain/formats';
 import { isoLanguage } from '../domain/languages';
-import { mergeTranscript } from '../domain/merge';
+import { mergeColumns } from '../domain/merge';
 import type { ExportFormat } from '../domain/stages';
-import type { ArtifactRef, Transcript } from '../domain/types';
+import type { ArtifactRef, MergedView } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
 import { writeExports } from '../providers/output-files';
 import { writeExportSettings } from '../providers/speaker-names';
+import { readTranscriptWords } from '../providers/transcript-files';
 import type { DiarizationResult } from './diarize';
 import { atBoundary } from './boundary';
 
@@ -31,26 +34,35 @@ export interface ExportInput {
   overwrite?: boolean;
 }
 
+/**
+ * The merge result of a run's diarization and transcript, in columns: from the words of
+ * transcript.json (read an element at a time) to utterances made one at a time when merged.json
+ * is written, a whole day's words are never held as an object each. What was read is let go
+ * when this returns.
+ */
+async function mergeFiles(store: ArtifactStore, input: MergeInput): Promise<{ merged: MergedView; utterances: number }> {
+  const [diarization, transcript] = await Promise.all([store.readJson<DiarizationResult>(input.diarization), readTranscriptWords(input.transcript.path)]);
+  const { columns, ...head } = mergeColumns({
+    source: input.source,
+    duration: transcript.duration,
+    // ISO-639-1 like the CLI's --language, whatever the provider called it ("english").
+    language: isoLanguage(transcript.language),
+    turns: diarization.turns,
+    words: transcript.words,
+  });
+  const merged: MergedView = { ...head, utterances: utterancesOf(columns) };
+  if (diarization.matches) merged.identification = diarization.matches.filter((m) => merged.speakers.includes(m.speaker));
+  // Only when the words were lined up with other turns than these (exclusive ones).
+  if (diarization.overlapping_turns && JSON.stringify(diarization.overlapping_turns) !== JSON.stringify(diarization.turns)) merged.overlappingTurns = diarization.overlapping_turns;
+  return { merged, utterances: columns.utterances.count };
+}
+
 export function makeMergeExportActivities(deps: { store: ArtifactStore }) {
   async function mergeTranscriptActivity(input: MergeInput): Promise<ArtifactRef> {
     return atBoundary(async () => {
-      const [diarization, transcript] = await Promise.all([
-        deps.store.readJson<DiarizationResult>(input.diarization),
-        deps.store.readJson<Transcript>(input.transcript),
-      ]);
-      const merged = mergeTranscript({
-        source: input.source,
-        duration: transcript.duration,
-        // ISO-639-1 like the CLI's --language, whatever the provider called it ("english").
-        language: isoLanguage(transcript.language),
-        turns: diarization.turns,
-        words: transcript.words,
-      });
-      if (diarization.matches) merged.identification = diarization.matches.filter((m) => merged.speakers.includes(m.speaker));
-      // Only when the words were lined up with other turns than these (exclusive ones).
-      if (diarization.overlapping_turns && JSON.stringify(diarization.overlapping_turns) !== JSON.stringify(diarization.turns)) merged.overlappingTurns = diarization.overlapping_turns;
-      const ref = await deps.store.writeJson(path.join(input.interimDir, 'merged.json'), merged, { compact: true });
-      return { ...ref, metadata: { utterances: merged.utterances.length, speakers: merged.speakers.length } };
+      const { merged, utterances } = await mergeFiles(deps.store, input);
+      const ref = await deps.store.writeAtomic(path.join(input.interimDir, 'merged.json'), { pieces: () => compactJsonPieces(merged, ['utterances']) });
+      return { ...ref, metadata: { utterances, speakers: merged.speakers.length } };
     });
   }
 

@@ -3,6 +3,7 @@
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
 import { chunkLimitFor, DEFAULT_CHUNKS_PER_LANE, transcriptionChunks } from '../domain/chunk-plan';
+import { compactJsonPieces } from '../domain/compact-json';
 import type { ChunkSpan } from '../domain/pipeline';
 import type { ArtifactRef, Transcript } from '../domain/types';
 import type { ArtifactStore } from '../providers/artifact-store';
@@ -215,10 +216,13 @@ export function makeTranscriptionActivities(deps: {
 
   async function assembleTranscript(input: AssembleTranscriptInput): Promise<ArtifactRef> {
     return atBoundary(async () => {
-      const parts = await Promise.all(input.chunks.map((c) => deps.store.readJson<ChunkTranscript>(c)));
+      // One file at a time: read all at once, a whole day's 144 chunk texts would be held together.
+      const parts: ChunkTranscript[] = [];
+      for (const c of input.chunks) parts.push(await deps.store.readJson<ChunkTranscript>(c));
       const { transcript, mergedAtSeams } = stitchChunks(parts, input.duration);
       const { words, segments, language } = transcript;
-      const ref = await deps.store.writeJson(path.join(input.interimDir, 'transcript.json'), transcript, { compact: true });
+      // Compact, in pieces: a whole day's words are some 15 MB of JSON, never held as one string.
+      const ref = await deps.store.writeAtomic(path.join(input.interimDir, 'transcript.json'), { pieces: () => compactJsonPieces(transcript, ['words', 'segments']) });
       return {
         ...ref,
         metadata: { words: words.length, segments: segments.length, chunks: parts.length, language, merged_at_seams: mergedAtSeams, ...chunkUsage(input.chunks) },

@@ -1,8 +1,10 @@
 // The merge stage: attributes every transcribed word to a diarized speaker and
 // groups consecutive words of one speaker into utterances. Pure and deterministic:
-// the same turns and words always give the same transcript, whatever their order.
+// the same turns and words always give the same transcript, whatever their order. A whole
+// day's words are merged in columns (typed arrays), never as an object per word.
 
-import type { AttributedWord, MergedTranscript, SpeakerTurn, Utterance, Word } from './types';
+import { ColumnsBuilder, Float64Column, TextTable, Uint32Column, utterancesOf, type TranscriptColumns } from './columns';
+import type { MergedTranscript, SpeakerTurn, Word } from './types';
 
 export interface MergeInput {
   source: string;
@@ -94,11 +96,32 @@ class SpeakerIndex {
   private readonly turns: SpeakerTurn[];
   /** maxEnd[i] = latest end among turns[0..i]; lets a backward scan stop early. */
   private readonly maxEnd: number[];
+  /** Per turn, its speaker's number in `labels`: a word's tally is kept in arrays, not in Maps made for every word. */
+  private readonly speakerOf: Uint32Array;
+  private readonly labels: string[] = [];
+  private readonly totals: Float64Array;
+  private readonly centreGap: Float64Array;
+  private readonly tallied: Uint8Array;
+  private readonly touched: Uint32Array;
 
   constructor(turns: readonly SpeakerTurn[]) {
     this.turns = turns.map(clampSpan).sort(compareTurns);
     let running = -Infinity;
     this.maxEnd = this.turns.map((t) => (running = Math.max(running, t.end)));
+    const ids = new Map<string, number>();
+    this.speakerOf = Uint32Array.from(this.turns, (t) => {
+      let id = ids.get(t.speaker);
+      if (id === undefined) {
+        id = this.labels.length;
+        this.labels.push(t.speaker);
+        ids.set(t.speaker, id);
+      }
+      return id;
+    });
+    this.totals = new Float64Array(this.labels.length);
+    this.centreGap = new Float64Array(this.labels.length);
+    this.tallied = new Uint8Array(this.labels.length);
+    this.touched = new Uint32Array(this.labels.length);
   }
 
   get isEmpty(): boolean {
@@ -110,8 +133,8 @@ class SpeakerIndex {
   }
 
   private byOverlap(word: Span): string | null {
-    const totals = new Map<string, number>();
-    const centreGap = new Map<string, number>();
+    const { totals, centreGap, tallied, touched } = this;
+    let count = 0;
     const mid = (word.start + word.end) / 2;
     // Turns starting at or after the word's end cannot overlap it.
     for (let i = this.firstStartingAtOrAfter(word.end) - 1; i >= 0; i--) {
@@ -120,17 +143,27 @@ class SpeakerIndex {
       if (!turn) continue;
       const amount = overlap(turn, word);
       if (amount <= 0) continue;
-      totals.set(turn.speaker, (totals.get(turn.speaker) ?? 0) + amount);
-      const gap = Math.abs((turn.start + turn.end) / 2 - mid);
-      centreGap.set(turn.speaker, Math.min(centreGap.get(turn.speaker) ?? Infinity, gap));
+      const s = this.speakerOf[i]!;
+      if (!tallied[s]) {
+        tallied[s] = 1;
+        totals[s] = 0;
+        centreGap[s] = Infinity;
+        touched[count++] = s;
+      }
+      totals[s] = totals[s]! + amount;
+      centreGap[s] = Math.min(centreGap[s]!, Math.abs((turn.start + turn.end) / 2 - mid));
     }
     let maxTotal = 0;
-    for (const total of totals.values()) maxTotal = Math.max(maxTotal, total);
+    for (let k = 0; k < count; k++) maxTotal = Math.max(maxTotal, totals[touched[k]!]!);
+    // The least gap, then the lexically smaller label: whatever order the speakers were met in.
     let best: string | null = null;
     let bestGap = Infinity;
-    for (const [speaker, total] of totals) {
-      if (total < maxTotal - OVERLAP_EPSILON) continue;
-      const gap = centreGap.get(speaker) ?? Infinity;
+    for (let k = 0; k < count; k++) {
+      const s = touched[k]!;
+      tallied[s] = 0;
+      if (totals[s]! < maxTotal - OVERLAP_EPSILON) continue;
+      const speaker = this.labels[s]!;
+      const gap = centreGap[s]!;
       if (best === null || gap < bestGap || (gap === bestGap && compareStrings(speaker, best) < 0)) {
         best = speaker;
         bestGap = gap;
@@ -166,6 +199,49 @@ class SpeakerIndex {
   }
 }
 
+/** The words the merge works on, in input order: trimmed, empty ones left out, times clamped. */
+export class MergeWords {
+  private readonly table = new TextTable();
+  private readonly text = new Uint32Column();
+  private readonly start = new Float64Column();
+  private readonly end = new Float64Column();
+
+  get length(): number {
+    return this.text.length;
+  }
+
+  add(w: Word): void {
+    const word = w.word.trim();
+    if (word === '') return;
+    const start = Math.max(0, finiteOrZero(w.start));
+    this.text.push(this.table.id(word));
+    this.start.push(start);
+    this.end.push(Math.max(start, finiteOrZero(w.end)));
+  }
+
+  /** Word `i` (in input order): its text, start and end. */
+  textAt(i: number): string {
+    return this.table.texts[this.text.at(i)]!;
+  }
+
+  startAt(i: number): number {
+    return this.start.at(i);
+  }
+
+  endAt(i: number): number {
+    return this.end.at(i);
+  }
+}
+
+/** A merge result in columns, with what MergedTranscript holds beside its utterances. */
+export interface MergedColumns {
+  source: string;
+  duration: number;
+  language: string | null;
+  speakers: string[];
+  columns: TranscriptColumns;
+}
+
 /**
  * Merges diarization turns and transcription words into utterances.
  *
@@ -184,55 +260,61 @@ class SpeakerIndex {
  *   only what was said.
  */
 export function mergeTranscript(input: MergeInput, options: MergeOptions = {}): MergedTranscript {
+  const words = new MergeWords();
+  for (const w of input.words) words.add(w);
+  const { columns, ...rest } = mergeColumns({ ...input, words }, options);
+  return { ...rest, utterances: [...utterancesOf(columns)] };
+}
+
+/** mergeTranscript on words held in columns, with the result in columns (what a whole day needs). */
+export function mergeColumns(input: Omit<MergeInput, 'words'> & { words: MergeWords }, options: MergeOptions = {}): MergedColumns {
   const maxPause = options.maxPauseSeconds ?? DEFAULT_MAX_PAUSE_SECONDS;
   const maxSpan = options.maxUtteranceSeconds ?? DEFAULT_MAX_UTTERANCE_SECONDS;
   const index = new SpeakerIndex(input.turns);
+  const words = input.words;
 
-  const words = input.words
-    .map((w) => clampSpan({ ...w, word: w.word.trim() }))
-    .filter((w) => w.word !== '')
-    .sort((a, b) => a.start - b.start || a.end - b.end);
+  // Indices in time order; the index itself breaks ties, which keeps the input order.
+  const order = new Uint32Array(words.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  order.sort((a, b) => words.startAt(a) - words.startAt(b) || words.endAt(a) - words.endAt(b) || a - b);
 
-  const utterances: Utterance[] = [];
-  let current: { speaker: string; start: number; end: number; words: AttributedWord[] } | null = null;
+  const out = new ColumnsBuilder();
+  const speakers: string[] = [];
+  let current: { speaker: string; start: number; end: number; texts: string[] } | null = null;
   const flush = (): void => {
     if (!current) return;
-    utterances.push({
-      speaker: current.speaker,
-      start: current.start,
-      end: current.end,
-      text: joinWords(current.words.map((w) => w.word)),
-      words: current.words,
-    });
+    out.utterance(current.speaker, current.start, current.end, joinWords(current.texts));
+    if (!speakers.includes(current.speaker)) speakers.push(current.speaker);
     current = null;
   };
 
-  for (const word of words) {
-    const speaker = index.isEmpty ? DEFAULT_SPEAKER : index.speakerFor(word);
-    const attributed: AttributedWord = { word: word.word, start: word.start, end: word.end, speaker };
+  const span: Span = { start: 0, end: 0 };
+  for (const i of order) {
+    const word = words.textAt(i);
+    span.start = words.startAt(i);
+    span.end = words.endAt(i);
+    const speaker = index.isEmpty ? DEFAULT_SPEAKER : index.speakerFor(span);
     const continues =
       current !== null &&
       current.speaker === speaker &&
-      word.start - current.end <= maxPause &&
-      Math.max(current.end, word.end) - current.start <= maxSpan;
+      span.start - current.end <= maxPause &&
+      Math.max(current.end, span.end) - current.start <= maxSpan;
     if (continues && current) {
-      current.words.push(attributed);
-      current.end = Math.max(current.end, word.end);
+      current.texts.push(word);
+      current.end = Math.max(current.end, span.end);
     } else {
       flush();
-      current = { speaker, start: word.start, end: word.end, words: [attributed] };
+      current = { speaker, start: span.start, end: span.end, texts: [word] };
     }
+    out.word(word, span.start, span.end, speaker);
   }
   flush();
-
-  const speakers: string[] = [];
-  for (const u of utterances) if (!speakers.includes(u.speaker)) speakers.push(u.speaker);
 
   return {
     source: input.source,
     duration: Math.max(0, finiteOrZero(input.duration)),
     language: input.language,
     speakers,
-    utterances,
+    columns: out.done(),
   };
 }

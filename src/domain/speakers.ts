@@ -1,7 +1,8 @@
 // Speaker names: the labels diarization gives (SPEAKER_00, …) stay the identity of a speaker in
 // the stored merge result; names come on top, from identified voices and from `speech rename`,
 // and every human-facing export shows them. Also what `speech speakers` shows of each speaker.
-import type { MergedTranscript, SpeakerMatch } from './types';
+import { mapUtterances } from './columns';
+import type { MergedTranscript, MergedView, SpeakerMatch } from './types';
 
 /** A display name: one line, no surrounding space, not empty, at most 80 characters. */
 export function checkSpeakerName(name: string): string | null {
@@ -20,7 +21,7 @@ export function speakerNamesFor(identification: SpeakerMatch[] | undefined, user
 }
 
 /** The merge result with the user's names (and identified voices) attached, labels untouched. */
-export function withNames(m: MergedTranscript, userNames: Record<string, string> | undefined): MergedTranscript {
+export function withNames<T extends MergedView>(m: T, userNames: Record<string, string> | undefined): T {
   const names = speakerNamesFor(m.identification, { ...(m.speakerNames ?? {}), ...(userNames ?? {}) });
   const known = Object.fromEntries(Object.entries(names).filter(([label]) => m.speakers.includes(label)));
   return { ...m, speakerNames: known };
@@ -29,9 +30,9 @@ export function withNames(m: MergedTranscript, userNames: Record<string, string>
 /**
  * The transcript as people read it: every label replaced by its display name. Two labels
  * given the same name stay apart (`Alice`, `Alice (SPEAKER_01)`), so a reader never takes
- * two voices for one.
+ * two voices for one. Utterances are renamed one at a time, as they are read.
  */
-export function displayTranscript(m: MergedTranscript): MergedTranscript {
+export function displayTranscript(m: MergedView): MergedView {
   const names = m.speakerNames ?? {};
   if (Object.keys(names).length === 0) return m;
   const shown = new Map<string, string>();
@@ -46,7 +47,7 @@ export function displayTranscript(m: MergedTranscript): MergedTranscript {
   return {
     ...m,
     speakers: m.speakers.map(show),
-    utterances: m.utterances.map((u) => ({ ...u, speaker: show(u.speaker), words: u.words.map((w) => ({ ...w, speaker: show(w.speaker) })) })),
+    utterances: mapUtterances(m, (u) => ({ ...u, speaker: show(u.speaker), words: u.words.map((w) => ({ ...w, speaker: show(w.speaker) })) })),
   };
 }
 

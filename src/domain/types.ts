@@ -84,6 +84,13 @@ export interface MergedTranscript {
 }
 
 /**
+ * A merge result as the exports and merged.json's writer read it: utterances in order, perhaps
+ * made one at a time from columns (a whole day's words as objects would fill a worker's memory).
+ * Every MergedTranscript is one. Each pass over `utterances` starts from the first again.
+ */
+export type MergedView = Omit<MergedTranscript, 'utterances'> & { utterances: Iterable<Utterance> };
+
+/**
  * A reference to a file an activity produced. This, never the file's content,
  * is what crosses the Temporal boundary and lands in the history.
  */

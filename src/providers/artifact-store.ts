@@ -2,7 +2,7 @@
 // streamed sha256, verification of recorded references, and the one explanation of a full disk.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
@@ -11,9 +11,14 @@ import { ProviderError } from './errors';
 
 export type ArtifactCheck = { ok: true } | { ok: false; problem: 'missing' | 'corrupt' | 'unreadable'; detail: string };
 
+/** Text made in pieces, afresh on each call of `pieces` (a whole day's merge result, never held at once). */
+export interface TextPieces {
+  pieces: () => Iterable<string>;
+}
+
 export interface ArtifactStore {
   /** Writes `data` to `file` atomically (temporary file in the same folder, then rename). */
-  writeAtomic(file: string, data: string | Buffer): Promise<ArtifactRef>;
+  writeAtomic(file: string, data: string | Buffer | TextPieces): Promise<ArtifactRef>;
   /** Pretty-printed, or on one line with `compact` (large interim results: half the bytes, and half the string held while writing). */
   writeJson(file: string, value: unknown, opts?: { compact?: boolean }): Promise<ArtifactRef>;
   readJson<T>(ref: ArtifactRef | string): Promise<T>;
@@ -164,6 +169,51 @@ export async function removeDeadWritersTemporaries(dir: string, opts: { name?: s
   return removed;
 }
 
+/** Text made in pieces, as against text or bytes held whole. */
+export function isPieces(data: string | Buffer | TextPieces): data is TextPieces {
+  return typeof data !== 'string' && !Buffer.isBuffer(data);
+}
+
+/** sha256 and size of what `data` writes (pieces are made and dropped one at a time). */
+export function digest(data: string | Buffer | TextPieces): { sha256: string; bytes: number } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for (const piece of isPieces(data) ? data.pieces() : [data]) {
+    hash.update(piece);
+    bytes += Buffer.byteLength(piece);
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** A string is written and hashed as it is (no Buffer copy of a large record). */
+async function writeWhole(file: string, data: string | Buffer): Promise<{ sha256: string; bytes: number }> {
+  await writeFile(file, data);
+  return digest(data);
+}
+
+/** Pieces are encoded into one buffer of this size, reused (a Buffer per piece would be MBs of garbage for a whole day). */
+const PIECE_BUFFER_BYTES = 1 << 18;
+
+/** Writes the pieces into `file` one at a time, hashing them on the way. */
+export async function writePieces(file: string, pieces: Iterable<string>): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const buffer = Buffer.allocUnsafe(PIECE_BUFFER_BYTES);
+  const fh = await open(file, 'w');
+  try {
+    for (const piece of pieces) {
+      const size = Buffer.byteLength(piece);
+      const encoded = size <= buffer.length ? buffer.subarray(0, buffer.write(piece)) : Buffer.from(piece);
+      hash.update(encoded);
+      bytes += size;
+      await fh.write(encoded);
+    }
+  } finally {
+    await fh.close();
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
 export function createFsArtifactStore(): ArtifactStore {
   const tempPathFor = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${HOST_TAG}.${randomBytes(4).toString('hex')}.tmp`);
   /** A target just written: what a killed earlier writer of it left goes too. */
@@ -184,21 +234,20 @@ export function createFsArtifactStore(): ArtifactStore {
 
     async writeAtomic(file, data) {
       const tmp = tempPathFor(file);
-      // A string is written and hashed as it is (no Buffer copy of a large record).
-      const bytes = Buffer.byteLength(data);
+      let written: { sha256: string; bytes: number } | null = null;
       try {
         await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(tmp, data);
+        written = isPieces(data) ? await writePieces(tmp, data.pieces()) : await writeWhole(tmp, data);
         await rename(tmp, file);
         await sweep(file);
       } catch (err) {
         // The file under its final name is the earlier, complete one (or none): only the
         // temporary is half-written, and it goes.
         await unlink(tmp).catch(() => undefined);
-        if (isDiskFullError(err)) throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: bytes }, err);
+        if (isDiskFullError(err)) throw await diskFullError({ dir: path.dirname(file), writing: path.basename(file), needBytes: (written ?? digest(data)).bytes }, err);
         throw err;
       }
-      return { path: file, sha256: createHash('sha256').update(data).digest('hex'), bytes };
+      return { path: file, ...written };
     },
 
     writeJson(file, value, opts) {

@@ -3,19 +3,19 @@
 // interim folder. An existing file may be replaced only when it holds exactly the bytes about
 // to be written, or is one this pipeline wrote and nobody changed since, or the user said
 // --overwrite. Anything else (another run's transcript, a file the user edited) is refused.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Failure } from '../domain/failures';
 import { FORMAT_EXTENSIONS, renderExport, renderOptions, type ExportData, type SubtitleOptions } from '../domain/formats';
 import { withNames } from '../domain/speakers';
 import type { ExportFormat } from '../domain/stages';
-import type { ArtifactRef, MergedTranscript } from '../domain/types';
+import type { ArtifactRef } from '../domain/types';
 import type { ArtifactStore } from './artifact-store';
-import { diskFullError, isDiskFullError, removeDeadWritersTemporaries, sha256File } from './artifact-store';
+import { digest, diskFullError, isDiskFullError, isPieces, removeDeadWritersTemporaries, sha256File, writePieces } from './artifact-store';
 import { ProviderError } from './errors';
 import { readSpeakerNames } from './speaker-names';
+import { readMergedTranscript } from './transcript-files';
 
 export const OUTPUT_LEDGER = 'outputs.json';
 
@@ -75,7 +75,7 @@ export function outputExists(reason: string): ProviderError {
 export async function writeOutput(store: ArtifactStore, file: string, data: ExportData, opts: { owned: Map<string, string>; overwrite: boolean }): Promise<ArtifactRef> {
   // Hashed before anything is written when the check needs it: always for text and bytes (no
   // copy of a string into a Buffer), for pieces only when a file is there to compare with.
-  const known = isWhole(data) || existsSync(file) ? digest(data) : null;
+  const known = !isPieces(data) || existsSync(file) ? digest(data) : null;
   const check = await checkOutput(file, { ...opts, ...(known ? { sha256: known.sha256 } : {}) });
   if (!check.ok) throw outputExists(check.reason);
   if (check.existing === 'identical') return { path: file, ...known! };
@@ -83,7 +83,7 @@ export async function writeOutput(store: ArtifactStore, file: string, data: Expo
   let ref: ArtifactRef | null = null;
   try {
     await mkdir(path.dirname(file), { recursive: true });
-    const written = isWhole(data) ? (await writeFile(tmp, data), known!) : await hashPieces(data.pieces(), await open(tmp, 'w'));
+    const written = isPieces(data) ? await writePieces(tmp, data.pieces()) : (await writeFile(tmp, data), known!);
     ref = { path: file, ...written };
     if (check.existing === 'none') {
       try {
@@ -115,38 +115,6 @@ export async function writeOutput(store: ArtifactStore, file: string, data: Expo
   return ref;
 }
 
-/** Text or bytes held whole, as against text made in pieces. */
-function isWhole(data: ExportData): data is string | Buffer {
-  return typeof data === 'string' || Buffer.isBuffer(data);
-}
-
-/** sha256 and size of what `data` writes (pieces are made and dropped one at a time). */
-function digest(data: ExportData): { sha256: string; bytes: number } {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for (const piece of isWhole(data) ? [data] : data.pieces()) {
-    hash.update(piece);
-    bytes += Buffer.byteLength(piece);
-  }
-  return { sha256: hash.digest('hex'), bytes };
-}
-
-/** Writes `pieces` into `fh` (then closes it), hashing them on the way. */
-async function hashPieces(pieces: Iterable<string>, fh: FileHandle): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  try {
-    for (const piece of pieces) {
-      hash.update(piece);
-      bytes += Buffer.byteLength(piece);
-      await fh.write(piece);
-    }
-  } finally {
-    await fh.close();
-  }
-  return { sha256: hash.digest('hex'), bytes };
-}
-
 export interface ExportRequest {
   /** The run's stored merge result; its folder holds the run's speaker names and output ledger. */
   merged: ArtifactRef;
@@ -168,7 +136,8 @@ export interface ExportRequest {
  */
 export async function writeExports(store: ArtifactStore, req: ExportRequest): Promise<ArtifactRef[]> {
   const interimDir = path.dirname(req.merged.path);
-  const [stored, names, owned] = await Promise.all([store.readJson<MergedTranscript>(req.merged), readSpeakerNames(interimDir), readOutputLedger(interimDir)]);
+  // Its utterances in columns, made one at a time as each format renders them.
+  const [stored, names, owned] = await Promise.all([readMergedTranscript(req.merged.path), readSpeakerNames(interimDir), readOutputLedger(interimDir)]);
   for (const r of req.alsoOwned ?? []) if (!owned.has(r.path)) owned.set(r.path, r.sha256);
   const merged = withNames(stored, names);
   const options = renderOptions(req.render);

@@ -25,7 +25,7 @@
 
 import { joinWords } from '../merge';
 import { toMilliseconds } from '../timecode';
-import type { MergedTranscript, Utterance } from '../types';
+import type { MergedView, Utterance } from '../types';
 import { DEFAULT_SUBTITLE_OPTIONS, type SubtitleOptions } from './options';
 
 /** The default longest cue on screen. */
@@ -355,27 +355,25 @@ function splitTokens(tokens: readonly Token[], label: string, limits: Limits): T
   return cues;
 }
 
-// Stage 3: timing over the whole transcript.
+// Stage 3: timing over the whole transcript, a run of cues at a time (see cuesOf).
 
-/** Cuts overlaps (words of two cues can overlap in time) and gives every cue at least a millisecond. */
-function untangle(drafts: Draft[]): void {
-  let previous: Draft | undefined;
-  for (const d of drafts) {
-    if (previous && d.start < previous.end) {
-      previous.end = Math.max(previous.start + 1, d.start);
-      d.start = Math.max(d.start, previous.end);
-    }
-    d.end = Math.max(d.end, d.start + 1);
-    previous = d;
+/**
+ * Cuts an overlap between a cue and the one before it (words of two cues can overlap in time)
+ * and gives the cue at least a millisecond; called on each cue in order.
+ */
+function untangle(previous: Draft | undefined, d: Draft): void {
+  if (previous && d.start < previous.end) {
+    previous.end = Math.max(previous.start + 1, d.start);
+    d.start = Math.max(d.start, previous.end);
   }
-  for (const d of drafts) d.spokenEnd = d.end;
+  d.end = Math.max(d.end, d.start + 1);
 }
 
-/** Extends a cue towards the time it needs to be read, within the silence after it. */
-function extend(drafts: Draft[], i: number, mediaEnd: number, limits: Limits): void {
+/** Extends a cue towards the time it needs to be read, within the silence after it (`after`: the cue after the last of `drafts`). */
+function extend(drafts: Draft[], i: number, mediaEnd: number, limits: Limits, after: Draft | undefined): void {
   const d = drafts[i];
   if (!d) return;
-  const next = drafts[i + 1];
+  const next = drafts[i + 1] ?? after;
   const readMs = Math.ceil((textLength(d.tokens) * 1000) / limits.maxCharsPerSecond);
   let limit = d.start + limits.maxCueMs;
   if (next) limit = Math.min(limit, next.start - toMilliseconds(MIN_CUE_GAP_SECONDS));
@@ -392,7 +390,7 @@ function merged(a: Draft | undefined, b: Draft | undefined, limits: Limits): Dra
   return { ...a, tokens, end: b.spokenEnd, spokenEnd: b.spokenEnd };
 }
 
-function mergeShortCues(drafts: Draft[], mediaEnd: number, limits: Limits): void {
+function mergeShortCues(drafts: Draft[], mediaEnd: number, limits: Limits, after: Draft | undefined): void {
   for (let i = 0; i < drafts.length; ) {
     const d = drafts[i];
     if (!d || d.end - d.start >= limits.minCueMs) {
@@ -407,7 +405,7 @@ function mergeShortCues(drafts: Draft[], mediaEnd: number, limits: Limits): void
       continue;
     }
     drafts.splice(at, 2, cue);
-    extend(drafts, at, mediaEnd, limits);
+    extend(drafts, at, mediaEnd, limits, after);
     i = at;
   }
 }
@@ -446,26 +444,48 @@ function toCue(d: Draft, limits: Limits): Cue {
  * unlabelled (WebVTT adds a voice tag outside the text; SRT renders 'voice' as
  * 'prefix').
  */
-export function transcriptCues(m: MergedTranscript, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): Cue[] {
+export function transcriptCues(m: MergedView, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): Cue[] {
+  return [...cuesOf(m, opts)];
+}
+
+/** transcriptCues made one at a time (a whole day has tens of thousands, each with its words). */
+export function* cuesOf(m: MergedView, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): Generator<Cue> {
   const limits = limitsOf(opts);
-  const drafts: Draft[] = [];
+  const mediaEnd = toMilliseconds(m.duration);
+  // Stage 3 in runs of cues: a cue after a speaker change, or starting more than maxCueMs after
+  // the one before it, can never be merged with what precedes it (nor anything merged with
+  // that), and all a run's timing needs of the next run is its first start, final once that
+  // cue is untangled. So a run is timed and let go as soon as the next one begins: the same
+  // cues as timing the whole transcript at once, without holding a whole day's words.
+  let run: Draft[] = [];
   let lastSpeaker: string | undefined;
   for (const u of m.utterances) {
     const tokens = utteranceTokens(u);
     if (tokens.length === 0) continue;
     const speakerChange = lastSpeaker === undefined || lastSpeaker !== u.speaker;
     const groups = splitTokens(tokens, labelFor(u.speaker, speakerChange, limits), limits);
-    groups.forEach((group, i) => {
+    for (const [i, group] of groups.entries()) {
       const { start, end } = spanOf(group);
-      drafts.push({ speaker: u.speaker, speakerChange: speakerChange && i === 0, tokens: group, start, end, spokenEnd: end });
-    });
+      const d: Draft = { speaker: u.speaker, speakerChange: speakerChange && i === 0, tokens: group, start, end, spokenEnd: end };
+      const previous = run[run.length - 1];
+      untangle(previous, d);
+      if (previous && (previous.speaker !== d.speaker || d.start - previous.start > limits.maxCueMs)) {
+        yield* timedRun(run, d, mediaEnd, limits);
+        run = [];
+      }
+      run.push(d);
+    }
     lastSpeaker = u.speaker;
   }
-  untangle(drafts);
-  const mediaEnd = toMilliseconds(m.duration);
-  for (let i = 0; i < drafts.length; i++) extend(drafts, i, mediaEnd, limits);
-  mergeShortCues(drafts, mediaEnd, limits);
-  return drafts.map((d) => toCue(d, limits));
+  yield* timedRun(run, undefined, mediaEnd, limits);
+}
+
+/** The cues of a run whose ends are untangled, extended and merged (`after`: the first cue of the next run). */
+function* timedRun(run: Draft[], after: Draft | undefined, mediaEnd: number, limits: Limits): Generator<Cue> {
+  for (const d of run) d.spokenEnd = d.end;
+  for (let i = 0; i < run.length; i++) extend(run, i, mediaEnd, limits, after);
+  mergeShortCues(run, mediaEnd, limits, after);
+  for (const d of run) yield toCue(d, limits);
 }
 
 /** The cues of one utterance on its own, as the first cue after a speaker change. */

@@ -4,7 +4,8 @@
 // The published shape is schema/transcript.schema.json.
 
 import { toMilliseconds } from '../timecode';
-import type { MergedTranscript } from '../types';
+import type { MergedView, Utterance } from '../types';
+import { PIECE_CHARS } from './pieces';
 
 export const JSON_FORMAT_VERSION = 1;
 
@@ -13,16 +14,13 @@ function ms(seconds: number): number {
   return toMilliseconds(seconds) / 1000;
 }
 
-/** Pieces of the text are about this long (so many writes for a whole day, not one per utterance). */
-const PIECE_CHARS = 1 << 16;
-
 /**
  * The JSON export in pieces, byte for byte `JSON.stringify(document, null, 2)` and a newline:
  * the document's head, then its utterances a batch at a time. A whole day's transcript renders
  * to about 30 MB; in pieces it is written without the whole text, or a second copy of every
  * word, held in memory at once.
  */
-export function* jsonPieces(m: MergedTranscript): Generator<string> {
+export function* jsonPieces(m: MergedView): Generator<string> {
   const head = {
     format_version: JSON_FORMAT_VERSION,
     source: m.source,
@@ -35,31 +33,46 @@ export function* jsonPieces(m: MergedTranscript): Generator<string> {
     utterances: [] as unknown[],
   };
   const headText = JSON.stringify(head, null, 2);
-  if (m.utterances.length === 0) {
-    yield `${headText}\n`;
-    return;
-  }
   // `"utterances": []\n}` closes the head; the utterances go between the brackets, each one
-  // indented two levels as JSON.stringify would (its strings carry no raw newline).
+  // indented two levels as JSON.stringify would (its strings carry no raw newline), and a
+  // comma before each but the first.
   const open = headText.lastIndexOf('[]');
-  let piece = `${headText.slice(0, open)}[\n`;
-  for (const [i, u] of m.utterances.entries()) {
-    const utterance = {
-      speaker: u.speaker,
-      start: ms(u.start),
-      end: ms(u.end),
-      text: u.text,
-      words: u.words.map((w) => ({ word: w.word, start: ms(w.start), end: ms(w.end), speaker: w.speaker })),
-    };
-    piece += `    ${JSON.stringify(utterance, null, 2).replaceAll('\n', '\n    ')}${i < m.utterances.length - 1 ? ',' : ''}\n`;
+  let piece = '';
+  let first = true;
+  for (const u of m.utterances) {
+    piece += `${first ? `${headText.slice(0, open)}[\n` : ',\n'}${utteranceJson(u)}`;
+    first = false;
     if (piece.length >= PIECE_CHARS) {
       yield piece;
       piece = '';
     }
   }
-  yield `${piece}  ]${headText.slice(open + 2)}\n`;
+  yield first ? `${headText}\n` : `${piece}\n  ]${headText.slice(open + 2)}\n`;
 }
 
-export function renderJson(m: MergedTranscript): string {
+/**
+ * One utterance as `JSON.stringify(utterance, null, 2)` writes it, indented two levels more:
+ * written member by member, without a copy of the utterance and its words to stringify and then
+ * a second copy of the text to indent (a whole day's words, every time the JSON is written).
+ */
+function utteranceJson(u: Utterance): string {
+  const words = u.words.map((w) => objectJson([member('word', w.word), member('start', ms(w.start)), member('end', ms(w.end)), member('speaker', w.speaker)], '        '));
+  const wordsJson = words.length === 0 ? '[]' : `[\n${words.join(',\n')}\n      ]`;
+  return objectJson([member('speaker', u.speaker), member('start', ms(u.start)), member('end', ms(u.end)), member('text', u.text), `"words": ${wordsJson}`], '    ');
+}
+
+/** `"key": value` as JSON.stringify writes a member; null for a value it leaves out (undefined). */
+function member(key: string, value: unknown): string | null {
+  const json = JSON.stringify(value) as string | undefined;
+  return json === undefined ? null : `${JSON.stringify(key)}: ${json}`;
+}
+
+/** An object of the given members, its braces at `indent` and its members two spaces further in. */
+function objectJson(members: (string | null)[], indent: string): string {
+  const present = members.filter((m) => m !== null);
+  return present.length === 0 ? `${indent}{}` : `${indent}{\n${indent}  ${present.join(`,\n${indent}  `)}\n${indent}}`;
+}
+
+export function renderJson(m: MergedView): string {
   return [...jsonPieces(m)].join('');
 }

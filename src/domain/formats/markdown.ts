@@ -2,7 +2,8 @@
 // line with its time range and the text below it.
 
 import { formatClock } from '../timecode';
-import type { MergedTranscript } from '../types';
+import type { MergedView } from '../types';
+import { joinedPieces, mapped, startingWith } from './pieces';
 
 /**
  * Escapes what would change the rendering of transcript text: inline markup
@@ -18,14 +19,19 @@ export function escapeMarkdown(text: string): string {
     .replace(/^(\d+)([.)])/, '$1\\$2');
 }
 
-export function renderMarkdown(m: MergedTranscript): string {
+export function markdownPieces(m: MergedView): Generator<string> {
   const speakers = m.speakers.length > 0 ? m.speakers.map(escapeMarkdown).join(', ') : 'none';
   const header = `# Transcript: ${escapeMarkdown(m.source)}\n\nDuration: ${formatClock(m.duration)} · Speakers: ${speakers}\n`;
   // The trailing backslash is a CommonMark hard line break: the text shows on its
   // own line but stays in the same paragraph as its speaker line.
-  const blocks = m.utterances.map(
+  const blocks = mapped(
+    m.utterances,
     (u) =>
       `**${escapeMarkdown(u.speaker)}** _[${formatClock(u.start)} – ${formatClock(u.end)}]_\\\n${escapeMarkdown(u.text.replace(/\s*[\r\n]+\s*/g, ' '))}\n`,
   );
-  return [header, ...blocks].join('\n');
+  return joinedPieces(startingWith(header, blocks), '\n');
+}
+
+export function renderMarkdown(m: MergedView): string {
+  return [...markdownPieces(m)].join('');
 }

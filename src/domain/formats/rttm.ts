@@ -2,7 +2,8 @@
 // SPEAKER line per utterance. Fields 4 and 5 are start and duration, not end.
 
 import { formatMillisecondsFixed, toMilliseconds } from '../timecode';
-import type { MergedTranscript } from '../types';
+import type { MergedView } from '../types';
+import { joinedPieces, mapped } from './pieces';
 
 /** RTTM is space-separated, so a file id may hold no whitespace; empty becomes "audio". */
 export function rttmFileId(source: string): string {
@@ -17,14 +18,17 @@ export function rttmSpeaker(speaker: string): string {
   return trimmed === '' ? 'unknown' : trimmed.replace(/\s+/g, '_');
 }
 
-export function renderRttm(m: MergedTranscript): string {
+export function rttmPieces(m: MergedView): Generator<string> {
   const fileId = rttmFileId(m.source);
-  return m.utterances
-    .map((u) => {
-      // Duration from the rounded ends, so start + duration reproduces the end exactly.
-      const startMs = toMilliseconds(u.start);
-      const durationMs = Math.max(0, toMilliseconds(u.end) - startMs);
-      return `SPEAKER ${fileId} 1 ${formatMillisecondsFixed(startMs)} ${formatMillisecondsFixed(durationMs)} <NA> <NA> ${rttmSpeaker(u.speaker)} <NA> <NA>\n`;
-    })
-    .join('');
+  const lines = mapped(m.utterances, (u) => {
+    // Duration from the rounded ends, so start + duration reproduces the end exactly.
+    const startMs = toMilliseconds(u.start);
+    const durationMs = Math.max(0, toMilliseconds(u.end) - startMs);
+    return `SPEAKER ${fileId} 1 ${formatMillisecondsFixed(startMs)} ${formatMillisecondsFixed(durationMs)} <NA> <NA> ${rttmSpeaker(u.speaker)} <NA> <NA>\n`;
+  });
+  return joinedPieces(lines);
+}
+
+export function renderRttm(m: MergedView): string {
+  return [...rttmPieces(m)].join('');
 }

@@ -4,8 +4,9 @@
 // 'prefix' both give that); 'none' shows no speaker.
 
 import { formatSrtTime } from '../timecode';
-import type { MergedTranscript } from '../types';
-import { transcriptCues } from './cues';
+import type { MergedView } from '../types';
+import { cuesOf } from './cues';
+import { joinedPieces, mapped } from './pieces';
 import { DEFAULT_SUBTITLE_OPTIONS, type SubtitleOptions } from './options';
 
 /** A text line holding "-->" could be read as a timing line by lenient parsers. */
@@ -13,12 +14,15 @@ function srtLine(line: string): string {
   return line.replace(/-->/g, '->');
 }
 
-export function renderSrt(m: MergedTranscript, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): string {
+export function srtPieces(m: MergedView, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): Generator<string> {
   const speakerLabels = opts.speakerLabels === 'none' ? 'none' : 'prefix';
-  return transcriptCues(m, { ...opts, speakerLabels })
-    .map(
-      (cue, i) =>
-        `${i + 1}\n${formatSrtTime(cue.start)} --> ${formatSrtTime(cue.end)}\n${cue.lines.map(srtLine).join('\n')}\n`,
-    )
-    .join('\n');
+  const cues = mapped(
+    cuesOf(m, { ...opts, speakerLabels }),
+    (cue, i) => `${i + 1}\n${formatSrtTime(cue.start)} --> ${formatSrtTime(cue.end)}\n${cue.lines.map(srtLine).join('\n')}\n`,
+  );
+  return joinedPieces(cues, '\n');
+}
+
+export function renderSrt(m: MergedView, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): string {
+  return [...srtPieces(m, opts)].join('');
 }

@@ -1,8 +1,16 @@
 // Plain-text export: one paragraph per utterance, starting with its clock time and speaker.
 
 import { formatClock } from '../timecode';
-import type { MergedTranscript } from '../types';
+import type { MergedView } from '../types';
+import { joinedPieces, mapped } from './pieces';
 
-export function renderTxt(m: MergedTranscript): string {
-  return m.utterances.map((u) => `[${formatClock(u.start)}] ${u.speaker}: ${u.text}\n`).join('\n');
+export function txtPieces(m: MergedView): Generator<string> {
+  return joinedPieces(
+    mapped(m.utterances, (u) => `[${formatClock(u.start)}] ${u.speaker}: ${u.text}\n`),
+    '\n',
+  );
+}
+
+export function renderTxt(m: MergedView): string {
+  return [...txtPieces(m)].join('');
 }

@@ -5,9 +5,10 @@
 // every word but the first, for players that highlight words as they are spoken.
 
 import { formatVttTime, toMilliseconds } from '../timecode';
-import type { MergedTranscript } from '../types';
-import { singleLine, transcriptCues, type Cue } from './cues';
+import type { MergedView } from '../types';
+import { cuesOf, singleLine, type Cue } from './cues';
 import { DEFAULT_SUBTITLE_OPTIONS, type SubtitleOptions } from './options';
+import { joinedPieces, mapped, startingWith } from './pieces';
 
 /** &, < and > are markup in cue text (and escaping > also removes any "-->", which would end the cue's grammar). */
 export function escapeVtt(text: string): string {
@@ -42,9 +43,11 @@ function cueText(cue: Cue, opts: SubtitleOptions): string {
   return `${voice}${lines.join('\n')}`;
 }
 
-export function renderVtt(m: MergedTranscript, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): string {
-  const cues = transcriptCues(m, opts).map(
-    (cue) => `${formatVttTime(cue.start)} --> ${formatVttTime(cue.end)}\n${cueText(cue, opts)}\n`,
-  );
-  return ['WEBVTT\n', ...cues].join('\n');
+export function vttPieces(m: MergedView, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): Generator<string> {
+  const cues = mapped(cuesOf(m, opts), (cue) => `${formatVttTime(cue.start)} --> ${formatVttTime(cue.end)}\n${cueText(cue, opts)}\n`);
+  return joinedPieces(startingWith('WEBVTT\n', cues), '\n');
+}
+
+export function renderVtt(m: MergedView, opts: SubtitleOptions = DEFAULT_SUBTITLE_OPTIONS): string {
+  return [...vttPieces(m, opts)].join('');
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { strFromU8, unzipSync } from 'fflate';
-import { renderDocx } from '../../../src/domain/formats/docx';
+import { fillsParagraphs, renderDocx } from '../../../src/domain/formats/docx';
 import { formatClock } from '../../../src/domain/timecode';
 import { renderTxt } from '../../../src/domain/formats/txt';
 import type { MergedTranscript, Utterance } from '../../../src/domain/types';
@@ -125,6 +125,10 @@ async function inTimeZone<T>(zone: string, render: () => Promise<T>): Promise<T>
 }
 
 describe('docx export', () => {
+  it('writes the utterances\' paragraphs itself, as docx writes them (a whole day through docx takes hundreds of MB)', async () => {
+    assert.equal(await fillsParagraphs(), true);
+  });
+
   it('is a zip with the parts Word needs, content types first', async () => {
     const { files } = readDocx(await renderDocx(fixtureTranscript));
     assert.equal(Object.keys(files)[0], '[Content_Types].xml');
