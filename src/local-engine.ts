@@ -6,6 +6,7 @@
 // DATA_DIR/engine.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { processAlive, processRunsWith, signalGroup, tail } from './background-process';
 import type { Config } from './config';
@@ -28,6 +29,8 @@ export interface EngineHealth {
   device: string;
   compute_type: string;
   threads: number;
+  /** Computations the engine runs at once (LOCAL_CONCURRENCY). */
+  concurrency?: number;
   pid: number;
 }
 
@@ -85,6 +88,25 @@ export async function engineHealth(url: string, timeoutMs = 1500): Promise<Engin
   } catch {
     return null;
   }
+}
+
+/** The engine's concurrency under this configuration: LOCAL_CONCURRENCY, else its default (2, or 1 on one core). */
+export function configuredEngineSlots(config: Config): number {
+  return config.local.concurrency > 0 ? config.local.concurrency : Math.min(2, availableParallelism());
+}
+
+/**
+ * How many transcriptions the engine at `url` computes at once (its /health), or what this
+ * configuration starts it with when it does not answer.
+ */
+export async function engineSlots(url: string, config: Config): Promise<number> {
+  const h = await engineHealth(url);
+  return h && typeof h.concurrency === 'number' && h.concurrency >= 1 ? Math.floor(h.concurrency) : configuredEngineSlots(config);
+}
+
+/** Requests the transcription service computes at once on this machine: the engine's slots, or 1 for a cloud service. */
+export function transcriptionSlots(config: Config): number {
+  return config.providers.transcription === 'local' ? configuredEngineSlots(config) : 1;
 }
 
 function engineUrl(config: Config): string {

@@ -13,13 +13,14 @@ import { createOpenAIDiarizer, type OpenAIDiarizer } from './providers/openai-di
 import { Failure } from './domain/failures';
 import { ProviderError } from './providers/errors';
 import { createFsArtifactStore, removeDeadWritersTemporaries } from './providers/artifact-store';
-import { createFfmpegProcessor } from './providers/ffmpeg';
+import { createFfmpegProcessor, warmUpFfmpeg } from './providers/ffmpeg';
 import { createOpenAITranscriber } from './providers/openai-transcriber';
 import { createPyannoteDiarizer } from './providers/pyannote-diarizer';
 import { limitDiarizer, limitTranscriber } from './providers/limit';
 import { cacheDirOf, createStageCache } from './providers/stage-cache';
 import { missingEngine, missingKey } from './activities/boundary';
 import { ActivityEventLog } from './worker-log';
+import { engineSlots } from './local-engine';
 import type { Diarizer, Transcriber } from './providers/interfaces';
 
 /** Where the local engine answers, for the stages that run on it. */
@@ -45,6 +46,8 @@ export function activitiesFromConfig(config: Config, engine?: LocalEngineEndpoin
     services: serviceIds(config),
     upload: config.upload,
     chunksPerLane: config.chunksPerLane,
+    // The engine computes several requests at once: a short file is cut so that none idles.
+    ...(localTranscription && engine ? { transcriptionSlots: () => engineSlots(engine.url, config) } : {}),
     requestDeadlineBaseMs: config.requestDeadlineBaseMs,
     transcriber: () => {
       if (localTranscription) {
@@ -184,6 +187,7 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
   void removeDeadWritersTemporaries(config.dataDir, { recursive: true }).then((abandoned) => {
     if (abandoned.length > 0) Runtime.instance().logger.info(`Removed ${abandoned.length} temporary file(s) left by killed workers under ${config.dataDir}`, { files: abandoned.slice(0, 20) });
   });
+  warmUpFfmpeg({ ffmpegPath: config.ffmpegPath });
   return Worker.create({
     connection: opts.connection,
     namespace: config.temporal.namespace,

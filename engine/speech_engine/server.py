@@ -140,9 +140,8 @@ class Engine:
         self.media = MediaStore(cfg.data_dir / "media")
         self.jobs = JobStore(cfg.data_dir / "jobs")
         self.pyannote = PyannoteService(self.jobs, self.media, load_secret(cfg.data_dir / "secret"))
-        # Diarization jobs do not wait for a transcription slot: they run beside transcriptions at
-        # background priority (jobs.py, Worker), on the CPU time transcription leaves, and at most
-        # `concurrency` of them at once.
+        # Diarization jobs do not wait for a transcription slot: they run beside transcriptions, at
+        # the same priority (jobs.py, Worker), and at most `concurrency` of them at once.
         self.worker = Worker(self.jobs, self.media, threading.BoundedSemaphore(cfg.concurrency), make_runner(self.encoder), cfg.concurrency, scratch)
 
     def start_jobs(self) -> None:

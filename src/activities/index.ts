@@ -30,6 +30,8 @@ export interface ActivityDeps {
   openaiDiarizer?: () => OpenAIDiarizer;
   /** Chunks per transcription lane a long file is cut into at least (CHUNKS_PER_LANE). */
   chunksPerLane?: number;
+  /** Requests the transcription service computes at once on this machine (the local engine's slots); absent: a cloud service. */
+  transcriptionSlots?: () => Promise<number>;
   /** Fixed part of each provider request's deadline (REQUEST_DEADLINE_BASE_SECONDS), ms. */
   requestDeadlineBaseMs?: number;
 }

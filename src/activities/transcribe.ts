@@ -2,7 +2,7 @@
 // then stitch the chunks into one transcript with absolute times.
 import { Context } from '@temporalio/activity';
 import path from 'node:path';
-import { chunkLimitFor, DEFAULT_CHUNKS_PER_LANE, transcriptionChunks } from '../domain/chunk-plan';
+import { chunkLimitFor, DEFAULT_CHUNKS_PER_LANE, planCutsAudio, transcriptionChunks } from '../domain/chunk-plan';
 import { compactJsonPieces } from '../domain/compact-json';
 import type { ChunkSpan } from '../domain/pipeline';
 import type { ArtifactRef, Transcript } from '../domain/types';
@@ -68,6 +68,12 @@ export function makeTranscriptionActivities(deps: {
   media?: MediaProcessor;
   /** Chunks per lane a long file is cut into at least; default DEFAULT_CHUNKS_PER_LANE. */
   chunksPerLane?: number;
+  /**
+   * How many requests the transcription service computes at once on this machine (the local
+   * engine's slots): a file that fits in one request is cut into that many, so none idles.
+   * Absent (a cloud service): such a file is one request.
+   */
+  transcriptionSlots?: () => Promise<number>;
   /** Fixed part of each request's deadline; default DEFAULT_DEADLINE_BASE_MS. */
   requestDeadlineBaseMs?: number;
 }) {
@@ -78,9 +84,10 @@ export function makeTranscriptionActivities(deps: {
       const wav = await readWavInfo(input.audio.path);
       // Planned by the bytes each request will really carry, so a compact upload may send longer chunks.
       const limit = chunkLimitFor(input.model, plannedUploadBytesPerSecond(upload, wav.bytesPerSecond), input.maxChunkSeconds);
-      // A file that fits in one request needs no silence search.
+      const slots = deps.transcriptionSlots ? await deps.transcriptionSlots() : 1;
+      // A file that is sent whole needs no silence search.
       let silences: { start: number; end: number }[] = [];
-      if (wav.durationSeconds > limit) {
+      if (planCutsAudio(wav.durationSeconds, limit, slots)) {
         // Conversion found them in its own pass; detect again only for audio from elsewhere.
         const found = await deps.store.readJson<{ audio_sha256: string; silences: { start: number; end: number }[] }>(path.join(input.interimDir, SILENCES_FILE)).catch(() => null);
         if (found && found.audio_sha256 === input.audio.sha256) silences = found.silences;
@@ -93,7 +100,7 @@ export function makeTranscriptionActivities(deps: {
       // An earlier attempt or run of this pipeline (perhaps by an earlier release, which planned
       // differently) already paid for chunks of its plan: keep that plan, so they are reused.
       const earlier = await earlierPlanWithPaidChunks(planFile, input.interimDir, wav.durationSeconds, limit);
-      const chunks = earlier ?? transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: input.lanes ?? 1, chunksPerLane: deps.chunksPerLane ?? DEFAULT_CHUNKS_PER_LANE });
+      const chunks = earlier ?? transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: input.lanes ?? 1, chunksPerLane: deps.chunksPerLane ?? DEFAULT_CHUNKS_PER_LANE, parallelRequests: slots });
       const ref = await deps.store.writeJson(planFile, {
         duration: wav.durationSeconds,
         audio_sha256: input.audio.sha256,

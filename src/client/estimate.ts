@@ -3,7 +3,7 @@
 // and the estimated cost. Reads local files only: no provider, no Temporal, nothing spent.
 import { readFile } from 'node:fs/promises';
 import { dataPaths, serviceIds, voicesDir, voiceSpace, type Config } from '../config';
-import { chunkLimitFor, laneRanges, transcriptionChunks } from '../domain/chunk-plan';
+import { chunkLimitFor, laneRanges, planCutsAudio, transcriptionChunks } from '../domain/chunk-plan';
 import { CONVERSION_SETTINGS } from '../domain/conversion';
 import { plannedUploadBytesPerSecond } from '../domain/upload-format';
 import type { PipelineOptions } from '../domain/options';
@@ -25,6 +25,8 @@ export interface EstimateSettings {
   lanes: number;
   /** The workers' CHUNKS_PER_LANE (assumed to be this machine's). */
   chunksPerLane: number;
+  /** Requests the transcription service computes at once here (the local engine's slots); 1 for a cloud service. */
+  parallelRequests: number;
   previousTextPrompt: boolean;
 }
 
@@ -84,8 +86,8 @@ export async function estimateFile(
   if (audio) {
     const wav = await readWavInfo(audio.path);
     const limit = chunkLimitFor(model, plannedUploadBytesPerSecond(config.upload.transcription, wav.bytesPerSecond), settings.chunkMaxSeconds);
-    const silences = wav.durationSeconds > limit && converted?.files.silences ? ((await store.readJson<{ silences: { start: number; end: number }[] }>(converted.files.silences)).silences ?? []) : [];
-    const chunks = transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: settings.lanes, chunksPerLane: settings.chunksPerLane });
+    const silences = planCutsAudio(wav.durationSeconds, limit, settings.parallelRequests) && converted?.files.silences ? ((await store.readJson<{ silences: { start: number; end: number }[] }>(converted.files.silences)).silences ?? []) : [];
+    const chunks = transcriptionChunks({ duration: wav.durationSeconds, silences, limit, lanes: settings.lanes, chunksPerLane: settings.chunksPerLane, parallelRequests: settings.parallelRequests });
     out.reused.of_chunks = chunks.length;
     for (const { from, to } of laneRanges(chunks.length, settings.lanes)) {
       const user = acceptsPrompt(model) ? (f.options.prompt ?? null) : null;

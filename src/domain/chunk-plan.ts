@@ -153,7 +153,15 @@ export interface PlanBalancedChunksInput {
   chunksPerLane?: number;
   /** Chunks are not made shorter than this to fill lanes. Default 60 s. */
   minChunkSeconds?: number;
+  /**
+   * Requests the service computes at once on this machine (a local engine's slots); absent: 1.
+   * Audio that fits in one request is then still cut into one chunk per slot (parallelChunkCount).
+   */
+  parallelRequests?: number;
 }
+
+/** Audio is not cut for parallel requests into chunks shorter than this. */
+export const MIN_PARALLEL_CHUNK_SECONDS = 60;
 
 /** Default chunks per lane: at most an eighth of a long recording is in flight at once. */
 export const DEFAULT_CHUNKS_PER_LANE = 8;
@@ -164,14 +172,18 @@ export const DEFAULT_CHUNKS_PER_LANE = 8;
  * lanes so every lane gets the same amount of audio and all finish together (two hours on 8
  * lanes with 8 chunks per lane: 64 chunks of 112.5 s, so a crash re-sends at most 900 s). Each
  * cut goes to the middle of the longest silence near its even share, within what keeps both
- * neighbours under the limit. Audio that fits in one request stays one.
+ * neighbours under the limit. Audio that fits in one request stays one, unless the service
+ * computes several requests at once on this machine (`parallelRequests`).
  */
 export function planBalancedChunks(input: PlanBalancedChunksInput): PlannedChunk[] {
   const { duration, maxChunkSeconds: max } = input;
   if (!(max > 0)) throw new RangeError(`maxChunkSeconds must be positive, got ${max}`);
   if (!(duration > 0)) return [];
   const needed = Math.ceil(duration / max - EPSILON);
-  if (needed <= 1) return [{ index: 0, start: 0, end: duration, cutInSilence: false }];
+  if (needed <= 1) {
+    const split = parallelChunkCount(duration, input.parallelRequests ?? 1);
+    return split <= 1 ? [{ index: 0, start: 0, end: duration, cutInSilence: false }] : cutEvenly(input, split);
+  }
   const lanes = Math.max(1, Math.floor(input.lanes));
   const perLane = Math.max(1, Math.floor(input.chunksPerLane ?? 1));
   const minLen = Math.min(input.minChunkSeconds ?? 60, duration / needed);
@@ -179,7 +191,21 @@ export function planBalancedChunks(input: PlanBalancedChunksInput): PlannedChunk
   // As many minute-long chunks as fit, in whole rounds of the lanes when there are that many.
   const fit = Math.floor(duration / minLen + EPSILON);
   const cap = fit >= lanes ? lanes * Math.floor(fit / lanes) : fit;
-  const count = Math.max(needed, Math.min(wanted, cap));
+  return cutEvenly(input, Math.max(needed, Math.min(wanted, cap)));
+}
+
+/**
+ * Chunks a service that runs `parallel` requests at once on this machine (a local engine's
+ * compute slots) gets for audio that fits in one request: one per slot, each at least
+ * MIN_PARALLEL_CHUNK_SECONDS, so no slot idles while one request holds the whole file.
+ */
+export function parallelChunkCount(duration: number, parallel: number): number {
+  return Math.max(1, Math.min(Math.floor(parallel), Math.floor(duration / MIN_PARALLEL_CHUNK_SECONDS + EPSILON)));
+}
+
+/** `count` chunks of about equal length, each cut in the middle of the longest silence near its even share. */
+function cutEvenly(input: PlanBalancedChunksInput, count: number): PlannedChunk[] {
+  const { duration, maxChunkSeconds: max } = input;
   const share = duration / count;
   // How far a cut may move from its even share to find silence.
   const window = Math.min(30, share / 4);
@@ -221,8 +247,13 @@ export function chunkLimitFor(model: string, bytesPerSecond: number, maxChunkSec
 }
 
 /** The chunks transcription sends, as the plan activity makes them (and `speech run --estimate` predicts them). */
-export function transcriptionChunks(input: { duration: number; silences: Silence[]; limit: number; lanes: number; chunksPerLane: number }): { index: number; start: number; end: number }[] {
-  return planBalancedChunks({ duration: input.duration, silences: input.silences, maxChunkSeconds: input.limit, lanes: input.lanes, chunksPerLane: input.chunksPerLane }).map((c) => ({ index: c.index, start: c.start, end: c.end }));
+export function transcriptionChunks(input: { duration: number; silences: Silence[]; limit: number; lanes: number; chunksPerLane: number; parallelRequests?: number }): { index: number; start: number; end: number }[] {
+  return planBalancedChunks({ duration: input.duration, silences: input.silences, maxChunkSeconds: input.limit, lanes: input.lanes, chunksPerLane: input.chunksPerLane, ...(input.parallelRequests !== undefined ? { parallelRequests: input.parallelRequests } : {}) }).map((c) => ({ index: c.index, start: c.start, end: c.end }));
+}
+
+/** Whether the plan of this audio cuts it at all (and so needs its silences). */
+export function planCutsAudio(duration: number, limit: number, parallelRequests = 1): boolean {
+  return duration > limit || parallelChunkCount(duration, parallelRequests) > 1;
 }
 
 /**

@@ -35,6 +35,20 @@ const DISK_FULL = /No space left on device|Disk quota exceeded/i;
 /** 16 kHz mono 16-bit PCM, what conversion writes. */
 const WAV_BYTES_PER_SECOND = 32_000;
 
+/**
+ * fluent-ffmpeg asks ffmpeg for its formats and then its encoders (two runs of ffmpeg, one after
+ * the other: ~0.2 s measured) before the first command of a process that names a format or a
+ * codec, and keeps the answers for the process. A worker asks both at once when it starts,
+ * beside its other start-up work, so its first conversion does not wait for them. Errors are
+ * left to that first command, which asks again.
+ */
+export function warmUpFfmpeg(paths: FfmpegPaths = {}): void {
+  const c = ffmpeg();
+  if (paths.ffmpegPath) c.setFfmpegPath(paths.ffmpegPath);
+  c.availableFormats(() => undefined);
+  c.availableEncoders(() => undefined);
+}
+
 export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
   const command = (input: string) => {
     const c = ffmpeg(input);

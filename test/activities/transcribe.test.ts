@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { missingKey } from '../../src/activities/boundary';
 import { makeConvertAudio } from '../../src/activities/convert';
@@ -20,6 +22,7 @@ import { mockActivityEnv, testTmpDir, until } from '../helpers/temporal';
 import { expectFailure } from '../helpers/failures';
 
 const KEY = 'test-openai-key';
+const execFileAsync = promisify(execFile);
 
 /** Short turns with one-second gaps: every 8 s stretch of the recording holds a pause to cut in. */
 const TURNS = [
@@ -203,6 +206,28 @@ describe('transcription activities (OpenAI emulator, real ffmpeg)', function () 
       assert.ok(smaller.chunks.every((c) => c.end - c.start <= 6 + 1e-9));
       assert.equal(smaller.ref.metadata?.kept_from_earlier_plan, undefined);
     });
+  });
+
+  it('cuts a file that fits in one request into one chunk per slot of a local engine, at a silence, and keeps it whole for a cloud service', async () => {
+    // The recording five times over (≈2.3 minutes with its pauses), so two slots get a minute each.
+    const looped = path.join(dir, 'looped.wav');
+    await execFileAsync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '4', '-i', rec.path, '-c', 'copy', looped]);
+    const { sha256 } = await sha256File(looped);
+    const long = await mockActivityEnv().run(makeConvertAudio({ media, store }), { inputFile: looped, inputSha256: sha256, interimDir: freshDir('looped') });
+    const duration = (await readWavInfo(long.path)).durationSeconds;
+    assert.ok(duration >= 120, `${duration} s`);
+    const input = { audio: long, model: 'whisper-1', maxChunkSeconds: 600, lanes: 8 };
+    const cloud = await mockActivityEnv().run(activities().planTranscription, { ...input, interimDir: freshDir('slots') });
+    assert.deepEqual(cloud.chunks, [{ index: 0, start: 0, end: duration }]);
+    let asked = 0;
+    const local = makeTranscriptionActivities({ store, transcriber: () => createOpenAITranscriber({ apiKey: KEY, baseUrl: openai.url }), transcriptionSlots: async () => (asked += 1, 2) });
+    const plan = await mockActivityEnv().run(local.planTranscription, { ...input, interimDir: freshDir('slots') });
+    assert.equal(asked, 1);
+    assert.equal(plan.chunks.length, 2);
+    const cut = plan.chunks[0]!.end;
+    assert.ok(Math.abs(cut - duration / 2) <= 30, `cut at ${cut} s of ${duration} s`);
+    // In a pause between turns: no speech region of the audio spans the cut.
+    assert.ok(speechRegions(await analyzeAudio(long.path)).every((r) => r.end <= cut || r.start >= cut), `cut at ${cut} s falls in speech`);
   });
 
   describe('provider failures at the boundary', () => {

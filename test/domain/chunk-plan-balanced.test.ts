@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { planBalancedChunks } from '../../src/domain/chunk-plan';
+import { parallelChunkCount, planBalancedChunks, planCutsAudio } from '../../src/domain/chunk-plan';
 
 describe('planBalancedChunks', () => {
   it('keeps audio that fits in one request as one chunk', () => {
@@ -41,6 +41,25 @@ describe('planBalancedChunks', () => {
     assert.equal(plan.length, 2);
   });
 
+  it('cuts audio that fits in one request into one chunk per parallel slot, at silences, each a minute or more', () => {
+    const silences = [{ start: 100, end: 101 }, { start: 128, end: 129 }, { start: 200, end: 201 }];
+    const plan = planBalancedChunks({ duration: 258.6, silences, maxChunkSeconds: 600, lanes: 8, chunksPerLane: 8, parallelRequests: 2 });
+    assert.deepEqual(plan, [
+      { index: 0, start: 0, end: 128.5, cutInSilence: true },
+      { index: 1, start: 128.5, end: 258.6, cutInSilence: false },
+    ]);
+    // No chunk under a minute: 150 s on four slots is two chunks, 100 s stays whole.
+    assert.equal(planBalancedChunks({ duration: 150, silences: [], maxChunkSeconds: 600, lanes: 8, parallelRequests: 4 }).length, 2);
+    assert.equal(planBalancedChunks({ duration: 100, silences: [], maxChunkSeconds: 600, lanes: 8, parallelRequests: 2 }).length, 1);
+    assert.deepEqual([parallelChunkCount(119, 2), parallelChunkCount(120, 2), parallelChunkCount(3000, 3), parallelChunkCount(3000, 1)], [1, 2, 3, 1]);
+    // Audio longer than one request is planned as before: the slots change nothing there.
+    assert.deepEqual(
+      planBalancedChunks({ duration: 7200, silences: [], maxChunkSeconds: 600, lanes: 8, chunksPerLane: 8, parallelRequests: 2 }),
+      planBalancedChunks({ duration: 7200, silences: [], maxChunkSeconds: 600, lanes: 8, chunksPerLane: 8 }),
+    );
+    assert.deepEqual([planCutsAudio(500, 600), planCutsAudio(500, 600, 2), planCutsAudio(90, 600, 2), planCutsAudio(700, 600)], [false, true, false, true]);
+  });
+
   it('covers the audio exactly once with every chunk under the limit, in a multiple of the lanes where it can (property)', () => {
     fc.assert(
       fc.property(
@@ -49,9 +68,10 @@ describe('planBalancedChunks', () => {
         fc.integer({ min: 1, max: 16 }),
         fc.integer({ min: 1, max: 12 }),
         fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0.05, max: 5, noNaN: true })), { maxLength: 60 }),
-        (duration, max, lanes, chunksPerLane, raw) => {
+        fc.integer({ min: 1, max: 4 }),
+        (duration, max, lanes, chunksPerLane, raw, parallelRequests) => {
           const silences = raw.map(([p, len]) => ({ start: p * duration, end: Math.min(duration, p * duration + len) }));
-          const plan = planBalancedChunks({ duration, silences, maxChunkSeconds: max, lanes, chunksPerLane });
+          const plan = planBalancedChunks({ duration, silences, maxChunkSeconds: max, lanes, chunksPerLane, parallelRequests });
           assert.equal(plan[0]!.start, 0);
           assert.equal(plan[plan.length - 1]!.end, duration);
           plan.forEach((c, i) => {
@@ -61,6 +81,7 @@ describe('planBalancedChunks', () => {
             if (i > 0) assert.equal(c.start, plan[i - 1]!.end);
           });
           const needed = Math.ceil(duration / max - 1e-9);
+          if (needed <= 1) assert.equal(plan.length, parallelChunkCount(duration, parallelRequests));
           if (needed > 1 && duration / (lanes * Math.ceil(needed / lanes)) >= 60) assert.equal(plan.length % lanes, 0, `${plan.length} chunks for ${lanes} lanes`);
           // What can be in flight at once (the longest chunk on each lane) is about 1/chunksPerLane
           // of the audio, when minute-long chunks allow that many.

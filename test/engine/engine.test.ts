@@ -16,6 +16,8 @@ import { ENGINE_DIR, ENGINE_PYTHON, ENGINE_VOICES, type TestEngine, makeVoiceCon
 import { createOpenAITranscriber } from '../../src/providers/openai-transcriber';
 import { createPyannoteDiarizer } from '../../src/providers/pyannote-diarizer';
 import { byteRangeFor, readWavInfo } from '../../src/providers/wav';
+import { loadConfig } from '../../src/config';
+import { configuredEngineSlots, engineSlots } from '../../src/local-engine';
 
 const CONVERSATION: TurnSpec[] = [
   { speaker: 'A', text: 'Good morning and thank you for joining the meeting today.' },
@@ -223,6 +225,12 @@ describe('local speech engine (engine/)', function () {
     assert.ok(h.threads >= 1);
     assert.equal(h.beam_size, 5);
     assert.equal(h.batch_size, 8);
+    // What the worker plans a file's chunks by: the slots the engine says it has, or (when it
+    // does not answer) what this configuration would start it with.
+    const config = loadConfig({ DATA_DIR: eng.dataDir, LOCAL_CONCURRENCY: '3' });
+    assert.equal(await engineSlots(eng.origin, config), h.concurrency);
+    assert.equal(await engineSlots('http://127.0.0.1:9', config), 3);
+    assert.equal(configuredEngineSlots(loadConfig({ DATA_DIR: eng.dataDir })), Math.min(2, (await import('node:os')).availableParallelism()));
   });
 
   it('transcribes espeak-ng speech with WER ≤ 0.2 and every word timed inside its spoken turn (verbose_json)', async function () {

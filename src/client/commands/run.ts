@@ -34,7 +34,7 @@ import { priorResults } from '../history';
 import { preparePipelineInput, webUiMetadata } from '../run-input';
 import { planRun, type StoredResult } from '../run-plan';
 import { reexport } from '../reexport';
-import { describeProviders, ensureEngine, superviseEngine, usesLocalEngine } from '../../local-engine';
+import { describeProviders, ensureEngine, superviseEngine, transcriptionSlots, usesLocalEngine } from '../../local-engine';
 import type { PriceTable } from '../../domain/usage';
 import { checkInterimSpace, checkModelOffline, checkOutputFolder, checkProviders } from '../preflight';
 import { estimateFile, type FileEstimate } from '../estimate';
@@ -610,7 +610,7 @@ export function nextStep(type: string | undefined): string {
 async function estimateFor(config: Config, prices: PriceTable, file: string, flags: RunFlags, identifyDigest: string | null, seconds: number | null, prompt: string | null) {
   const options = optionsFrom(flags, config, identifyDigest, prompt);
   const ident = await identifyInput(file, options);
-  const e = await estimateFile(config, prices, { chunkMaxSeconds: config.chunkMaxSeconds, lanes: config.transcribeConcurrency, chunksPerLane: config.chunksPerLane, previousTextPrompt: config.previousTextPrompt }, {
+  const e = await estimateFile(config, prices, { chunkMaxSeconds: config.chunkMaxSeconds, lanes: config.transcribeConcurrency, chunksPerLane: config.chunksPerLane, parallelRequests: transcriptionSlots(config), previousTextPrompt: config.previousTextPrompt }, {
     file,
     pipelineId: ident.pipelineId,
     sha256: ident.sha256,
