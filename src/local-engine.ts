@@ -109,7 +109,8 @@ export function transcriptionSlots(config: Config): number {
   return config.providers.transcription === 'local' ? configuredEngineSlots(config) : 1;
 }
 
-function engineUrl(config: Config): string {
+/** Where the engine of this configuration answers (what ensureEngine's info says once it runs). */
+export function engineUrl(config: Config): string {
   return `http://127.0.0.1:${config.local.port}`;
 }
 

@@ -1,7 +1,7 @@
 // What every command needs: the configuration, a Temporal client (starting the embedded
 // dev server when nothing answers locally), and, for `run`, an in-process worker.
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, makeTelemetryFilterString, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../config';
 import { connectWorker, createWorker, makeVoiceprint, type LocalEngineEndpoint } from '../worker';
 import { formatLogEntry } from '../worker-log';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages';
-import { ensureDevServer, isServing, uiPortFor } from './dev-server';
+import { acceptsConnections, ensureDevServer, isServing, uiPortFor } from './dev-server';
 import { UsageError } from './errors';
 
 export interface CliContext {
@@ -120,11 +120,45 @@ export function installQuietRuntime(dataDir: string): void {
 /** Seconds the in-process worker's activities get to finish when `speech run` stops. */
 export const IN_PROCESS_GRACE_SECONDS = 5;
 
-export async function startInProcessWorker(config: Config, engine?: LocalEngineEndpoint | null): Promise<{ worker: Worker; identity: string; done: Promise<void>; stop: () => Promise<void> }> {
+/** A worker of this process: connected, its workflow code loaded, not yet polling. */
+export interface CreatedWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  identity: string;
+  /** The engine its activities call, if any. */
+  engineUrl: string | null;
+}
+
+export async function createInProcessWorker(config: Config, engine?: LocalEngineEndpoint | null): Promise<CreatedWorker> {
   installQuietRuntime(config.dataDir);
   const connection = await connectWorker(config);
   const identity = `${process.pid}@${hostname()} (speech run)`;
-  const worker = await createWorker({ config, connection, shutdownGraceSeconds: IN_PROCESS_GRACE_SECONDS, engine: engine ?? null, identity });
+  try {
+    const worker = await createWorker({ config, connection, shutdownGraceSeconds: IN_PROCESS_GRACE_SECONDS, engine: engine ?? null, identity });
+    return { worker, connection, identity, engineUrl: engine?.url ?? null };
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The in-process worker, created while `speech run` checks its inputs (connecting and loading
+ * the workflow code, 0.3-0.5 s, no longer wait until after those checks), when the embedded
+ * server already answers. Null when it does not (the server is started only once the inputs
+ * pass) or the creation failed: the worker is then created after the checks, as before, and
+ * its failure reported there. A worker created here polls nothing until it is run; one
+ * that is not run (every input refused) ends with the process.
+ */
+export async function createInProcessWorkerEarly(config: Config, engine: LocalEngineEndpoint | null): Promise<CreatedWorker | null> {
+  if (!isLocalAddress(config.temporal.address) || config.temporal.apiKey) return null;
+  // Nothing (not even the worker's log folder) is made under DATA_DIR unless the server is up.
+  if (!(await acceptsConnections(config.temporal.address))) return null;
+  return createInProcessWorker(config, engine).catch(() => null);
+}
+
+export function runInProcessWorker(created: CreatedWorker): { worker: Worker; identity: string; done: Promise<void>; stop: () => Promise<void> } {
+  const { worker, connection, identity } = created;
   const done = worker.run().finally(() => connection.close());
   return {
     worker,
@@ -135,6 +169,10 @@ export async function startInProcessWorker(config: Config, engine?: LocalEngineE
       await done.catch(() => undefined);
     },
   };
+}
+
+export async function startInProcessWorker(config: Config, engine?: LocalEngineEndpoint | null): Promise<{ worker: Worker; identity: string; done: Promise<void>; stop: () => Promise<void> }> {
+  return runInProcessWorker(await createInProcessWorker(config, engine));
 }
 
 /** `speech voices add`: a voiceprint made by this configuration's diarizer (the worker's code, run here). */

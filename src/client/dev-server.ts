@@ -2,6 +2,7 @@
 // its SQLite database under DATA_DIR so runs survive restarts, and the Web UI beside it.
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { processAlive, processRunsWith, signalGroup, tail } from '../background-process';
@@ -79,6 +80,23 @@ function isExecutable(file: string): boolean {
 
 export function uiPortFor(address: string): number {
   return Number(address.split(':')[1]) + 1000;
+}
+
+/** Whether something accepts TCP connections at host:port (a refusal comes back at once). */
+export function acceptsConnections(address: string, timeoutMs = 500): Promise<boolean> {
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at).replace(/^\[|\]$/g, '');
+  const port = Number(address.slice(at + 1));
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 export async function isServing(address: string, namespace = 'default', timeoutMs = 1500): Promise<boolean> {

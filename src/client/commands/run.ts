@@ -23,7 +23,7 @@ import { RenderFlagsShape, subtitleRequest } from '../render-flags';
 import { formatClock } from '../../domain/timecode';
 import type { SpeechPipelineResult, speechPipeline } from '../../workflows';
 import { progressQuery } from '../../workflows/messages';
-import { hasSearchAttributes, IN_PROCESS_GRACE_SECONDS, openContext, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
+import { hasSearchAttributes, IN_PROCESS_GRACE_SECONDS, openContext, createInProcessWorkerEarly, runInProcessWorker, startInProcessWorker, webUiLink, isLocalAddress, type CliContext } from '../context';
 import { EXIT, RunFailedError, UsageError } from '../errors';
 import { printJson, stageLines, table } from '../output';
 import { createProgressDisplay, type ProgressDisplay } from '../progress-display';
@@ -34,7 +34,7 @@ import { priorResults } from '../history';
 import { preparePipelineInput, webUiMetadata } from '../run-input';
 import { planRun, type StoredResult } from '../run-plan';
 import { reexport } from '../reexport';
-import { describeProviders, ensureEngine, superviseEngine, transcriptionSlots, usesLocalEngine } from '../../local-engine';
+import { describeProviders, engineUrl, ensureEngine, superviseEngine, transcriptionSlots, usesLocalEngine } from '../../local-engine';
 import type { PriceTable } from '../../domain/usage';
 import { checkInterimSpace, checkModelOffline, checkOutputFolder, checkProviders } from '../preflight';
 import { estimateFile, type FileEstimate } from '../estimate';
@@ -217,6 +217,9 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   const model = transcribeModelFor(flags, config);
   checkModelOffline(config, model, flags.language ?? null);
   if (inputs.length === 0) throw new UsageError('name at least one audio or video file (or a folder of them)', 'speech run meeting.m4a');
+  const inProcessWorker = (flags.worker ?? isLocalAddress(config.temporal.address)) && flags.wait;
+  // The worker is created meanwhile when the server already answers (it polls only once run).
+  const early = inProcessWorker && !flags.estimate ? createInProcessWorkerEarly(config, usesLocalEngine(config) ? { url: engineUrl(config) } : null) : null;
   // Every input is checked before anything starts, is written or is paid for (input-check.ts):
   // each refused one is said in one line; the others run, and the command exits 1 at the end.
   const checked = await checkInputs(inputs, { ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath });
@@ -235,7 +238,6 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
   if (flags.estimate) return estimateCommand(config, prices, checked, flags, identifyDigest, prompt);
   // The keys (and, on compatible servers, the model) are proven with free calls, and only when
   // some file will pay a provider: a result that is all reused needs no key.
-  const inProcessWorker = (flags.worker ?? isLocalAddress(config.temporal.address)) && flags.wait;
   // A few files at a time: each is hashed (once; runOne reuses the hash) and looked up in the cache.
   const estimates: Awaited<ReturnType<typeof estimateFor>>[] = [];
   for (let i = 0; i < files.length; i += 4) {
@@ -277,7 +279,8 @@ export async function runCommand(inputs: string[], rawFlags: Record<string, unkn
         say(`Running locally, no key needed: ${describeProviders(ctx.config, engine)}.`);
         unwatch = superviseEngine(ctx.config);
       }
-      worker = await startInProcessWorker(ctx.config, engine);
+      const created = await early;
+      worker = created && created.engineUrl === (engine?.url ?? null) ? runInProcessWorker(created) : await startInProcessWorker(ctx.config, engine);
     }
     const searchAttributes = await hasSearchAttributes(ctx);
     const outcomes: RunOutcome[] = new Array(files.length);
