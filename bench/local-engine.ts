@@ -15,6 +15,8 @@ import { embeddedCliEnvWith } from '../test/helpers/pipeline';
 import { freePort } from '../test/helpers/temporal';
 
 const REPEATS = Number(process.env.BENCH_LOCAL_REPEATS ?? 4);
+/** Rounds of (pipeline, direct batched, direct sequential), one after the other; the figures are the best of each, and each round's own ratio shows the spread. */
+const ROUNDS = Number(process.env.BENCH_LOCAL_ROUNDS ?? 3);
 /** The engine's default LOCAL_BATCH_SIZE. */
 const BATCH_SIZE = 8;
 
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
     const direct: number[] = [];
     const sequential: number[] = [];
     const stageTimes: string[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < ROUNDS; i++) {
       const copy = path.join(cli.dir, `run-${i}.wav`);
       await copyFile(rec.path, copy);
       const t0 = Date.now();
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
     console.log(`faster-whisper directly, sequential transcribe (transcription only, model loaded):        ${sequential.map((s) => s.toFixed(1)).join(' s, ')} s`);
     for (const [i, t] of stageTimes.entries()) console.log(`  run ${i + 1}: ${t}`);
     console.log(`ratio pipeline / direct, same batched decoding (best of each): ${(best(pipeline) / best(direct)).toFixed(2)}× (target ≤ 1.15×)`);
+    console.log(`  each round's own ratio (pipeline / direct batched run just after it): ${pipeline.map((p, i) => `${(p / direct[i]!).toFixed(2)}×`).join(', ')}`);
     console.log(`ratio pipeline / direct sequential transcribe (best of each):  ${(best(pipeline) / best(sequential)).toFixed(2)}× (info)`);
     console.log(`audio minutes per wall minute through the pipeline: ${(rec.duration / best(pipeline)).toFixed(1)}`);
     console.log(`engine peak memory (VmHWM of pid ${engine?.pid}): ${rss !== null ? `${rss.toFixed(0)} MB` : 'unknown'}`);
