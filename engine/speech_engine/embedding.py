@@ -1,15 +1,14 @@
-"""Resemblyzer's voice encoder, run in numpy.
+"""Resemblyzer's voice encoder, run in onnxruntime.
 
 Resemblyzer (Apache-2.0) ships a GE2E speaker encoder: a 3-layer LSTM over 40-channel mel
 power spectra (16 kHz, 25 ms Hann window, 10 ms hop), a 256→256 linear layer with ReLU,
 L2-normalised. Its package needs torch (and librosa) only to run that network; this module
-reads the same weights (``resemblyzer/pretrained.pt``) with a restricted unpickler and runs
-the same computation: librosa's Slaney mel filterbank and centred, zero-padded STFT,
-PyTorch's LSTM gate order (input, forget, cell, output).
+reads the same weights (``resemblyzer/pretrained.pt``) with a restricted unpickler, makes the
+spectrograms in numpy as librosa does (Slaney mel filterbank, centred zero-padded STFT) and
+runs the network as an ONNX graph built from those weights at start.
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -103,49 +102,84 @@ def normalise_volume(wav: np.ndarray) -> np.ndarray:
     return wav if g == 1.0 else (wav * g).astype(np.float32)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+def _gates_for_onnx(m: np.ndarray) -> np.ndarray:
+    """PyTorch stacks an LSTM's gates input, forget, cell, output; ONNX input, output, forget, cell."""
+    i, f, g, o = np.split(np.asarray(m, dtype=np.float32), 4, axis=0)
+    return np.concatenate([i, o, f, g], axis=0)
+
+
+def encoder_graph(state: dict) -> bytes:
+    """The encoder as an ONNX model: three LSTM layers (time-major, the last layer's final hidden
+    state kept), then linear + ReLU. Built from the checkpoint's tensors, in memory."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits, nodes, prev = [], [], "mels"
+    for layer in range(LAYERS):
+        w = _gates_for_onnx(state[f"lstm.weight_ih_l{layer}"])[None]
+        r = _gates_for_onnx(state[f"lstm.weight_hh_l{layer}"])[None]
+        b = np.concatenate([_gates_for_onnx(state[f"lstm.bias_ih_l{layer}"]), _gates_for_onnx(state[f"lstm.bias_hh_l{layer}"])])[None]
+        if w.shape != (1, 4 * HIDDEN, N_MELS if layer == 0 else HIDDEN) or r.shape != (1, 4 * HIDDEN, HIDDEN):
+            raise ValueError(f"unexpected LSTM layer {layer} shapes {w.shape}, {r.shape}")
+        inits += [numpy_helper.from_array(w, f"W{layer}"), numpy_helper.from_array(r, f"R{layer}"), numpy_helper.from_array(b, f"B{layer}")]
+        # Y is (steps, directions, batch, hidden), Y_h (directions, batch, hidden).
+        nodes.append(helper.make_node("LSTM", [prev, f"W{layer}", f"R{layer}", f"B{layer}"], [f"Y{layer}", f"Yh{layer}"], hidden_size=HIDDEN))
+        nodes.append(helper.make_node("Squeeze", [f"Y{layer}", "axis1"], [f"X{layer + 1}"]))
+        prev = f"X{layer + 1}"
+    linear_w = np.ascontiguousarray(np.asarray(state["linear.weight"], dtype=np.float32).T)
+    if linear_w.shape != (HIDDEN, HIDDEN):
+        raise ValueError(f"unexpected linear layer shape {linear_w.shape}")
+    inits += [
+        numpy_helper.from_array(np.array([0], np.int64), "axis0"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        numpy_helper.from_array(linear_w, "linear_w"),
+        numpy_helper.from_array(np.asarray(state["linear.bias"], dtype=np.float32), "linear_b"),
+    ]
+    nodes += [
+        helper.make_node("Squeeze", [f"Yh{LAYERS - 1}", "axis0"], ["last"]),
+        helper.make_node("MatMul", ["last", "linear_w"], ["projected"]),
+        helper.make_node("Add", ["projected", "linear_b"], ["biased"]),
+        helper.make_node("Relu", ["biased"], ["embedding"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "resemblyzer_voice_encoder",
+        [helper.make_tensor_value_info("mels", TensorProto.FLOAT, ["steps", "batch", N_MELS])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
 
 
 class VoiceEncoder:
-    """Embeds mel spectrogram windows into 256-d unit vectors (same speaker → cosine near 1)."""
+    """Embeds mel spectrogram windows into 256-d unit vectors (same speaker → cosine near 1).
 
-    def __init__(self, weights_path: str | Path):
+    The network runs in onnxruntime (already here for the VAD), on one thread per call like the
+    VAD: its fused LSTM kernel takes about 60 % of the CPU time the same computation took as
+    numpy matrix products step by step (1.22 s against 2.02 s for 213 windows of 1.5 s,
+    one thread), with embeddings equal to 1e-6 (test/fixtures/engine/encoder-reference.json).
+    Calls from several threads at once are safe (InferenceSession.run)."""
+
+    def __init__(self, weights_path: str | Path, threads: int = 1):
+        import onnxruntime
+
         ckpt = load_checkpoint(weights_path)
         state = ckpt["model_state"] if isinstance(ckpt, dict) and "model_state" in ckpt else ckpt
-        self.layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for layer in range(LAYERS):
-            w_ih = np.ascontiguousarray(state[f"lstm.weight_ih_l{layer}"].T, dtype=np.float32)
-            w_hh = np.ascontiguousarray(state[f"lstm.weight_hh_l{layer}"].T, dtype=np.float32)
-            bias = (state[f"lstm.bias_ih_l{layer}"] + state[f"lstm.bias_hh_l{layer}"]).astype(np.float32)
-            self.layers.append((w_ih, w_hh, bias))
-        self.linear_w = np.ascontiguousarray(state["linear.weight"].T, dtype=np.float32)
-        self.linear_b = state["linear.bias"].astype(np.float32)
-        if self.layers[0][0].shape != (N_MELS, 4 * HIDDEN) or self.linear_w.shape != (HIDDEN, HIDDEN):
-            raise ValueError(f"{weights_path}: unexpected encoder shapes")
-        self._lock = threading.Lock()
+        try:
+            graph = encoder_graph(state)
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"{weights_path}: not resemblyzer's encoder ({e})") from None
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
 
     def embed_mels(self, mels: np.ndarray) -> np.ndarray:
         """mels (batch, frames, 40) → (batch, 256) L2-normalised embeddings."""
-        x = np.asarray(mels, dtype=np.float32)
-        batch, steps, _ = x.shape
-        h = np.zeros((batch, HIDDEN), dtype=np.float32)
-        for w_ih, w_hh, bias in self.layers:
-            proj = x @ w_ih + bias  # (B, T, 4H): the input part of every step at once
-            h = np.zeros((batch, HIDDEN), dtype=np.float32)
-            c = np.zeros((batch, HIDDEN), dtype=np.float32)
-            out = np.empty((batch, steps, HIDDEN), dtype=np.float32)
-            for t in range(steps):
-                g = proj[:, t] + h @ w_hh
-                i = _sigmoid(g[:, :HIDDEN])
-                f = _sigmoid(g[:, HIDDEN : 2 * HIDDEN])
-                cell = np.tanh(g[:, 2 * HIDDEN : 3 * HIDDEN])
-                o = _sigmoid(g[:, 3 * HIDDEN :])
-                c = f * c + i * cell
-                h = o * np.tanh(c)
-                out[:, t] = h
-            x = out
-        raw = np.maximum(h @ self.linear_w + self.linear_b, 0)
+        x = np.ascontiguousarray(np.asarray(mels, dtype=np.float32).transpose(1, 0, 2))
+        raw = self._session.run(None, {"mels": x})[0]
         norm = np.linalg.norm(raw, axis=1, keepdims=True)
         return raw / np.maximum(norm, 1e-12)
 

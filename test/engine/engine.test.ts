@@ -356,6 +356,22 @@ describe('local speech engine (engine/)', function () {
     for (let i = 1; i < exclusive.length; i++) assert.ok(exclusive[i]!.start >= exclusive[i - 1]!.end);
   });
 
+  it("runs resemblyzer's encoder in onnxruntime with the embeddings of the numpy implementation it replaced (to 1e-5)", async function () {
+    // The reference was made by the numpy LSTM (checked earlier against resemblyzer's own
+    // torch network) on a formula-made signal, windows of three lengths, gain 2.
+    const probe = join(__dirname, '../fixtures/engine/encoder_probe.py');
+    const reference = JSON.parse(await fsp.readFile(join(__dirname, '../fixtures/engine/encoder-reference.json'), 'utf8')) as { embeddings: number[][] };
+    const { stdout } = await run(ENGINE_PYTHON, [probe, '2.0']);
+    const got = (JSON.parse(stdout) as { embeddings: number[][] }).embeddings;
+    assert.equal(got.length, reference.embeddings.length);
+    for (const [i, row] of got.entries()) {
+      const want = reference.embeddings[i]!;
+      assert.equal(row.length, 256);
+      const worst = Math.max(...row.map((v, k) => Math.abs(v - want[k]!)));
+      assert.ok(worst < 1e-5, `window ${i}: differs from the reference by up to ${worst}`);
+    }
+  });
+
   it('honours numSpeakers and maxSpeakers', async function () {
     const url = await uploadMedia('tests/conversation-hints.wav', convWav);
     const speakersFor = async (hints: Record<string, number>) => {
