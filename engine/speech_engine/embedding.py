@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import onnx_graph
 from .torchload import load_checkpoint
 
 SAMPLE_RATE = 16000
@@ -111,8 +112,6 @@ def _gates_for_onnx(m: np.ndarray) -> np.ndarray:
 def encoder_graph(state: dict) -> bytes:
     """The encoder as an ONNX model: three LSTM layers (time-major, the last layer's final hidden
     state kept), then linear + ReLU. Built from the checkpoint's tensors, in memory."""
-    from onnx import TensorProto, helper, numpy_helper
-
     inits, nodes, prev = [], [], "mels"
     for layer in range(LAYERS):
         w = _gates_for_onnx(state[f"lstm.weight_ih_l{layer}"])[None]
@@ -120,36 +119,35 @@ def encoder_graph(state: dict) -> bytes:
         b = np.concatenate([_gates_for_onnx(state[f"lstm.bias_ih_l{layer}"]), _gates_for_onnx(state[f"lstm.bias_hh_l{layer}"])])[None]
         if w.shape != (1, 4 * HIDDEN, N_MELS if layer == 0 else HIDDEN) or r.shape != (1, 4 * HIDDEN, HIDDEN):
             raise ValueError(f"unexpected LSTM layer {layer} shapes {w.shape}, {r.shape}")
-        inits += [numpy_helper.from_array(w, f"W{layer}"), numpy_helper.from_array(r, f"R{layer}"), numpy_helper.from_array(b, f"B{layer}")]
+        inits += [onnx_graph.tensor(f"W{layer}", w), onnx_graph.tensor(f"R{layer}", r), onnx_graph.tensor(f"B{layer}", b)]
         # Y is (steps, directions, batch, hidden), Y_h (directions, batch, hidden).
-        nodes.append(helper.make_node("LSTM", [prev, f"W{layer}", f"R{layer}", f"B{layer}"], [f"Y{layer}", f"Yh{layer}"], hidden_size=HIDDEN))
-        nodes.append(helper.make_node("Squeeze", [f"Y{layer}", "axis1"], [f"X{layer + 1}"]))
+        nodes.append(onnx_graph.node("LSTM", [prev, f"W{layer}", f"R{layer}", f"B{layer}"], [f"Y{layer}", f"Yh{layer}"], hidden_size=HIDDEN))
+        nodes.append(onnx_graph.node("Squeeze", [f"Y{layer}", "axis1"], [f"X{layer + 1}"]))
         prev = f"X{layer + 1}"
     linear_w = np.ascontiguousarray(np.asarray(state["linear.weight"], dtype=np.float32).T)
     if linear_w.shape != (HIDDEN, HIDDEN):
         raise ValueError(f"unexpected linear layer shape {linear_w.shape}")
     inits += [
-        numpy_helper.from_array(np.array([0], np.int64), "axis0"),
-        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
-        numpy_helper.from_array(linear_w, "linear_w"),
-        numpy_helper.from_array(np.asarray(state["linear.bias"], dtype=np.float32), "linear_b"),
+        onnx_graph.tensor("axis0", np.array([0], np.int64)),
+        onnx_graph.tensor("axis1", np.array([1], np.int64)),
+        onnx_graph.tensor("linear_w", linear_w),
+        onnx_graph.tensor("linear_b", np.asarray(state["linear.bias"], dtype=np.float32)),
     ]
     nodes += [
-        helper.make_node("Squeeze", [f"Yh{LAYERS - 1}", "axis0"], ["last"]),
-        helper.make_node("MatMul", ["last", "linear_w"], ["projected"]),
-        helper.make_node("Add", ["projected", "linear_b"], ["biased"]),
-        helper.make_node("Relu", ["biased"], ["embedding"]),
+        onnx_graph.node("Squeeze", [f"Yh{LAYERS - 1}", "axis0"], ["last"]),
+        onnx_graph.node("MatMul", ["last", "linear_w"], ["projected"]),
+        onnx_graph.node("Add", ["projected", "linear_b"], ["biased"]),
+        onnx_graph.node("Relu", ["biased"], ["embedding"]),
     ]
-    graph = helper.make_graph(
+    return onnx_graph.model(
         nodes,
         "resemblyzer_voice_encoder",
-        [helper.make_tensor_value_info("mels", TensorProto.FLOAT, ["steps", "batch", N_MELS])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", HIDDEN])],
+        [onnx_graph.value_info("mels", onnx_graph.FLOAT, ["steps", "batch", N_MELS])],
+        [onnx_graph.value_info("embedding", onnx_graph.FLOAT, ["batch", HIDDEN])],
         inits,
+        opset=17,
+        ir_version=8,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
 
 
 class VoiceEncoder:
