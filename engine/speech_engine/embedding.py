@@ -159,7 +159,7 @@ class VoiceEncoder:
     one thread), with embeddings equal to 1e-6 (test/fixtures/engine/encoder-reference.json).
     Calls from several threads at once are safe (InferenceSession.run)."""
 
-    def __init__(self, weights_path: str | Path, threads: int = 1):
+    def __init__(self, weights_path: str | Path):
         import onnxruntime
 
         ckpt = load_checkpoint(weights_path)
@@ -169,7 +169,7 @@ class VoiceEncoder:
         except (KeyError, ValueError) as e:
             raise ValueError(f"{weights_path}: not resemblyzer's encoder ({e})") from None
         opts = onnxruntime.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])

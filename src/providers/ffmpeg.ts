@@ -43,19 +43,21 @@ const WAV_BYTES_PER_SECOND = 32_000;
  * left to that first command, which asks again.
  */
 export function warmUpFfmpeg(paths: FfmpegPaths = {}): void {
-  const c = ffmpeg();
-  if (paths.ffmpegPath) c.setFfmpegPath(paths.ffmpegPath);
+  const c = ffmpegCommand(paths);
   c.availableFormats(() => undefined);
   c.availableEncoders(() => undefined);
 }
 
+/** A fluent-ffmpeg command on the configured ffmpeg and ffprobe binaries. */
+function ffmpegCommand(paths: FfmpegPaths, input?: string): ffmpeg.FfmpegCommand {
+  const c = input === undefined ? ffmpeg() : ffmpeg(input);
+  if (paths.ffmpegPath) c.setFfmpegPath(paths.ffmpegPath);
+  if (paths.ffprobePath) c.setFfprobePath(paths.ffprobePath);
+  return c;
+}
+
 export function createFfmpegProcessor(paths: FfmpegPaths = {}): MediaProcessor {
-  const command = (input: string) => {
-    const c = ffmpeg(input);
-    if (paths.ffmpegPath) c.setFfmpegPath(paths.ffmpegPath);
-    if (paths.ffprobePath) c.setFfprobePath(paths.ffprobePath);
-    return c;
-  };
+  const command = (input: string) => ffmpegCommand(paths, input);
 
   /**
    * Runs a prepared command, killing ffmpeg when the signal aborts. An abort settles only once
